@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The state bundle: one directory per container holding its allowlists and
+ * generated files (DESIGN.md "On-host contract"). Every write is atomic
+ * (temp file + rename in the same directory), O_NOFOLLOW, mode 0600; the
+ * directory is 0700. Reads are capped in size and line count.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "error.h"
+#include "params.h"
+#include "strlist.h"
+
+#define BUNDLE_FORMAT_VERSION 1
+#define BUNDLE_FILE_MAX (1024 * 1024) /* bytes in one bundle file */
+#define BUNDLE_LINES_MAX 65536        /* entries in one list file */
+#define BUNDLE_DEFAULT_SET_TIMEOUT (30 * 60)
+
+enum bundle_list {
+	BUNDLE_PROFILE_DOMAINS, /* profile.domains */
+	BUNDLE_LIVE_DOMAINS,    /* live.domains */
+	BUNDLE_DENIED_DOMAINS,  /* denied.domains */
+	BUNDLE_PROFILE_ALLOWED, /* profile.allowed */
+	BUNDLE_LIVE_ALLOWED,    /* live.allowed */
+	BUNDLE_DENY_LIST,       /* deny.list */
+};
+
+/* The file name of a list. */
+const char *bundle_list_filename(enum bundle_list which);
+
+/* Whether the list holds domains (else IPs/CIDRs). */
+bool bundle_list_is_domains(enum bundle_list which);
+
+/*
+ * Open (create = make it 0700 if missing, parents must exist) a bundle
+ * directory and check it: absolute path, the path itself not a symlink, a
+ * directory, owned by the effective uid, no group/other write. Returns an
+ * O_RDONLY|O_DIRECTORY|O_CLOEXEC fd, or
+ * -errno with err naming the path and the problem.
+ */
+int bundle_open(const char *path, bool create, struct shield_error *err);
+
+/*
+ * Read a list file: one entry per line, '#' comments and blank lines
+ * ignored, each entry validated and normalised (domain_normalize or
+ * addr_canonical), duplicates dropped in order. A missing file is an empty
+ * list. An invalid entry fails the read with "FILE:LINE: why".
+ */
+int bundle_read_list(int dirfd, enum bundle_list which, struct strlist *out,
+		     struct shield_error *err);
+
+/* Atomically replace a list file with the entries, one per line. */
+int bundle_write_list(int dirfd, enum bundle_list which, const struct strlist *l,
+		      struct shield_error *err);
+
+/* Atomically replace file name in dirfd with data (0600, O_NOFOLLOW temp file, fsync, rename). */
+int bundle_write_file(int dirfd, const char *name, const void *data, size_t len,
+		      struct shield_error *err);
+
+/* Read a whole file (O_NOFOLLOW, at most cap bytes or -EFBIG); *out is NUL-terminated. -ENOENT if missing. */
+int bundle_read_file(int dirfd, const char *name, size_t cap, char **out, size_t *len,
+		     struct shield_error *err);
+
+/* Effective domains: (profile ∪ live) − denied, in stable order. */
+int bundle_effective_domains(int dirfd, struct strlist *out, struct shield_error *err);
+
+/* Effective IPs: (profile ∪ live) − deny.list, in stable order. */
+int bundle_effective_ips(int dirfd, struct strlist *out, struct shield_error *err);
+
+/*
+ * Settings that are not lists. Stored as upstream.dns and dns.tier (shared
+ * with terok-shield) plus shield.conf ("key=value" lines) for the rest.
+ */
+struct bundle_config {
+	unsigned version;             /* BUNDLE_FORMAT_VERSION */
+	char name[128];               /* container name, may be empty */
+	struct addr_prefix upstream;  /* upstream DNS address (host prefix) */
+	enum shield_mode mode;        /* up, down, down_all or block */
+	enum dns_policy dns_policy;   /* strict or open */
+	struct port_list loopback_ports;
+	struct addr_prefix gateway_v4; /* family 0 when unset */
+	struct addr_prefix gateway_v6; /* family 0 when unset */
+	uint32_t set_timeout;         /* seconds, allow-set element timeout */
+	struct strlist profiles;      /* profile names in order */
+};
+
+/* Defaults: version 1, mode up, policy strict, timeout 30m, no ports, no gateways. */
+void bundle_config_init(struct bundle_config *c);
+void bundle_config_free(struct bundle_config *c);
+
+/* Write upstream.dns, dns.tier ("dnsmasq") and shield.conf atomically. */
+int bundle_write_config(int dirfd, const struct bundle_config *c, struct shield_error *err);
+
+/* Read and validate them; unknown keys and bad values are errors naming file:line. */
+int bundle_read_config(int dirfd, struct bundle_config *c, struct shield_error *err);
+
+/* Pure parser of shield.conf text (for tests and fuzzing); upstream is not in it. */
+int bundle_config_parse(const char *text, size_t len, struct bundle_config *c,
+			struct shield_error *err);

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Allowlist profiles: named text files of domains and IPs/CIDRs. Bundled
+ * ones live in DATA_DIR/profiles/NAME.txt; a file of the same name in the
+ * user's profiles directory (CONFIG_DIR/profiles/NAME.txt) overrides it.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "error.h"
+#include "strlist.h"
+
+#define PROFILE_NAME_MAX 64
+#define PROFILE_FILE_MAX (256 * 1024)
+#define PROFILE_LINES_MAX 8192
+
+/*
+ * Parse profile text (pure): '#' starts a comment anywhere on a line, blank
+ * lines ignored, each entry a domain (normalised into domains) or an IP/CIDR
+ * (canonical into ips), ordered de-duplication within each list (appends to
+ * existing contents). An invalid entry fails with "NAME:LINE: why".
+ */
+int profile_parse(const char *name, const char *text, size_t len, struct strlist *domains,
+		  struct strlist *ips, struct shield_error *err);
+
+/* Whether name is a valid profile name ([a-z0-9][a-z0-9_.-]*, no "..", <= 64). */
+int profile_name_check(const char *name, struct shield_error *err);
+
+/*
+ * Load one profile by name, user_dir first (may be NULL), then data_dir.
+ * Unknown name: -ENOENT with err listing the known profiles.
+ */
+int profile_load(const char *name, const char *user_dir, const char *data_dir,
+		 struct strlist *domains, struct strlist *ips, struct shield_error *err);
+
+/* Names of every available profile (both dirs, sorted, unique). */
+int profile_list(const char *user_dir, const char *data_dir, struct strlist *names,
+		 struct shield_error *err);
