@@ -1,0 +1,454 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # globals (RC, OUT, ERR, addresses) are for the tests that source this
+# Common helpers for shield's integration tests (and tests/demo.sh).
+#
+# Source it from a `set -euo pipefail` bash script. It builds a private
+# network world out of network namespaces: no test traffic ever leaves the
+# machine, and everything it creates (namespaces, processes, temp dirs) is
+# torn down by an EXIT/INT/TERM trap, also when a test fails half-way.
+#
+# World (topo_build):
+#
+#   client netns  ──veth──  hosts netns
+#   (shield's ruleset)      one link holding every test host as an address:
+#   198.18.1.1/24             198.18.1.2   public, allowlisted
+#   10.9.0.100/24             198.18.1.3   public, not allowlisted
+#   2001:db8:1::1/64          198.18.1.4   public, allowlisted and in deny.list
+#   fd00:1::1/64              198.18.1.53  upstream DNS (dnsmasq)
+#                             10.9.0.2     private
+#                             10.9.0.1     gateway (loopback-port tests)
+#                             2001:db8:1::2 public v6, allowlisted
+#                             2001:db8:1::3 public v6, not allowlisted
+#                             fd00:1::2    private v6
+#
+# Every host answers TCP on $TCP_PORT (and the gateway also on $GW_PORT) with
+# one line "shield-token ADDR" (':' written as '_'), so a test knows it reached the right host.
+
+# Addresses of the world (see above).
+readonly PUB_ALLOWED=198.18.1.2
+readonly PUB_OTHER=198.18.1.3
+readonly PUB_DENIED=198.18.1.4
+readonly DNS_UPSTREAM=198.18.1.53
+readonly PRIV_HOST=10.9.0.2
+readonly GW_HOST=10.9.0.1
+readonly PUB6_ALLOWED=2001:db8:1::2
+readonly PUB6_OTHER=2001:db8:1::3
+readonly PRIV6_HOST=fd00:1::2
+readonly CLIENT_V4=198.18.1.1
+readonly CLIENT_PRIV_V4=10.9.0.100
+readonly CLIENT_V6=2001:db8:1::1
+readonly CLIENT_PRIV_V6=fd00:1::1
+readonly TCP_PORT=8080
+readonly GW_PORT=8081
+# Names the upstream DNS server answers (topo_start_dns).
+readonly DNS_NAME_ALLOWED=allowed.shield.test # A 198.18.1.2, AAAA 2001:db8:1::2
+readonly DNS_NAME_OTHER=other.shield.test     # A 198.18.1.3
+
+# Connect / DNS timeout in seconds. Rejections arrive at once; this only
+# bounds a packet that was silently dropped, which the helpers report as a
+# failure of its own kind (dropped instead of rejected).
+readonly NET_TIMEOUT=3
+
+SHIELD_SOURCE_DIR=${SHIELD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SHIELD_DATA_DIR=${SHIELD_DATA_DIR:-$SHIELD_SOURCE_DIR}
+SHIELD_BIN=${SHIELD_BIN:-$SHIELD_SOURCE_DIR/build/dev/helper/shield}
+export SHIELD_SOURCE_DIR SHIELD_DATA_DIR SHIELD_BIN
+
+TEST_NAME=$(basename "${0%.sh}")
+RUN_PREFIX="shtest-$$-"
+
+# What the cleanup trap tears down.
+_NETNS_CREATED=()
+_PIDS_STARTED=()
+_TMPDIRS=()
+
+# ---------------------------------------------------------------- reporting
+
+say() { printf '%s\n' "$*" >&2; }
+
+# Abort the whole test at once (setup errors, broken preconditions).
+die() {
+	say "FATAL [$TEST_NAME]: $*"
+	exit 1
+}
+
+# Missing precondition: a skip (exit 77) normally, a failure in CI.
+skip_or_fail() {
+	if [[ ${SHIELD_REQUIRE_ALL_TESTS:-0} == 1 ]]; then
+		die "$* (SHIELD_REQUIRE_ALL_TESTS=1: a skip is a failure)"
+	fi
+	say "SKIP [$TEST_NAME]: $*"
+	exit 77
+}
+
+require_root() {
+	[[ $(id -u) == 0 ]] || skip_or_fail "needs root (network namespaces, nftables)"
+}
+
+require_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip_or_fail "needs command '$c'"
+	done
+}
+
+# The shield binary under test; a test cannot run without it.
+require_shield() {
+	[[ -x $SHIELD_BIN ]] || skip_or_fail "shield binary not found at SHIELD_BIN=$SHIELD_BIN (build it first)"
+}
+
+# Checks: `check "what" command args...` runs one assertion, prints ok/FAIL
+# and counts; a failed check does not stop the test, so one run reports
+# every failure. Assertion helpers print why they failed and return 1.
+CHECKS_OK=0
+CHECKS_FAILED=0
+FAILED_NAMES=()
+
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		CHECKS_OK=$((CHECKS_OK + 1))
+		say "ok   - $what"
+	else
+		CHECKS_FAILED=$((CHECKS_FAILED + 1))
+		FAILED_NAMES+=("$what")
+		say "FAIL - $what"
+	fi
+}
+
+# Negated check: the command must fail (for plain predicates, not helpers).
+check_not() {
+	local what=$1
+	shift
+	if ! "$@"; then
+		CHECKS_OK=$((CHECKS_OK + 1))
+		say "ok   - $what"
+	else
+		CHECKS_FAILED=$((CHECKS_FAILED + 1))
+		FAILED_NAMES+=("$what")
+		say "FAIL - $what"
+	fi
+}
+
+# Print the summary and exit with the verdict; call it last.
+finish() {
+	local n
+	say ""
+	say "$TEST_NAME: $CHECKS_OK checks ok, $CHECKS_FAILED failed"
+	for n in "${FAILED_NAMES[@]}"; do
+		say "  failed: $n"
+	done
+	[[ $CHECKS_FAILED == 0 && $CHECKS_OK -gt 0 ]] || exit 1
+	exit 0
+}
+
+# ------------------------------------------------------------------ cleanup
+
+_cleanup() {
+	local rc=$? ns pid pids
+	set +e
+	trap - EXIT INT TERM
+	for pid in "${_PIDS_STARTED[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for ns in "${_NETNS_CREATED[@]}"; do
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		if [[ -n $pids ]]; then
+			# shellcheck disable=SC2086 # one pid per word
+			kill $pids 2>/dev/null
+			sleep 0.2
+			pids=$(ip netns pids "$ns" 2>/dev/null)
+			# shellcheck disable=SC2086
+			[[ -z $pids ]] || kill -KILL $pids 2>/dev/null
+		fi
+		ip netns del "$ns" 2>/dev/null
+	done
+	for pid in "${_PIDS_STARTED[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	for d in "${_TMPDIRS[@]}"; do
+		rm -rf -- "$d"
+	done
+	exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A temp directory (0700) removed at exit.
+new_tmpdir() {
+	local d
+	d=$(mktemp -d "/tmp/${RUN_PREFIX}XXXXXX")
+	_TMPDIRS+=("$d")
+	printf '%s\n' "$d"
+}
+
+# Set TMP once per test (its own directory for scratch files and logs).
+# Callers that need it run `init_tmp` first (not in a subshell).
+init_tmp() {
+	TMP=$(mktemp -d "/tmp/${RUN_PREFIX}XXXXXX")
+	_TMPDIRS+=("$TMP")
+}
+
+# Start a background command, tracked for cleanup; its pid in LAST_PID.
+start_bg() {
+	"$@" &
+	LAST_PID=$!
+	_PIDS_STARTED+=("$LAST_PID")
+}
+
+# ---------------------------------------------------------- netns and world
+
+# Create a namespace "shtest-PID-SUFFIX" with lo up; prints nothing, sets
+# NS_NAME. Not in a subshell, or cleanup will not know it.
+new_netns() {
+	NS_NAME="${RUN_PREFIX}$1"
+	ip netns add "$NS_NAME" || die "ip netns add $NS_NAME failed"
+	_NETNS_CREATED+=("$NS_NAME")
+	ip -n "$NS_NAME" link set lo up
+}
+
+# Path of a namespace for `shield --netns`.
+netns_path() { printf '/run/netns/%s\n' "$1"; }
+
+# Run a command inside a namespace.
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# Build the client/hosts world; sets CLIENT_NS and HOSTS_NS.
+topo_build() {
+	new_netns c
+	CLIENT_NS=$NS_NAME
+	new_netns h
+	HOSTS_NS=$NS_NAME
+	ip link add c0 netns "$CLIENT_NS" type veth peer name h0 netns "$HOSTS_NS" ||
+		die "cannot create the veth pair"
+	local a
+	for a in "$CLIENT_V4/24" "$CLIENT_PRIV_V4/24"; do
+		ip -n "$CLIENT_NS" addr add "$a" dev c0
+	done
+	for a in "$CLIENT_V6/64" "$CLIENT_PRIV_V6/64"; do
+		ip -n "$CLIENT_NS" addr add "$a" dev c0 nodad
+	done
+	for a in $PUB_ALLOWED $PUB_OTHER $PUB_DENIED $DNS_UPSTREAM; do
+		ip -n "$HOSTS_NS" addr add "$a/24" dev h0
+	done
+	for a in $PRIV_HOST $GW_HOST; do
+		ip -n "$HOSTS_NS" addr add "$a/24" dev h0
+	done
+	for a in $PUB6_ALLOWED $PUB6_OTHER; do
+		ip -n "$HOSTS_NS" addr add "$a/64" dev h0 nodad
+	done
+	ip -n "$HOSTS_NS" addr add "$PRIV6_HOST/64" dev h0 nodad
+	ip -n "$CLIENT_NS" link set c0 up
+	ip -n "$HOSTS_NS" link set h0 up
+}
+
+# The line a host answers with: socat's address syntax splits on ':', so an
+# IPv6 address appears with '_' instead.
+_token() { printf 'shield-token %s\n' "${1//:/_}"; }
+
+# Bracket an IPv6 address for socat.
+_sock_addr() {
+	if [[ $1 == *:* ]]; then printf '[%s]\n' "$1"; else printf '%s\n' "$1"; fi
+}
+
+# A TCP server on ADDR:PORT in NS answering "shield-token ADDR".
+start_tcp_server() {
+	local ns=$1 addr=$2 port=$3 listen=TCP4-LISTEN
+	[[ $addr == *:* ]] && listen=TCP6-LISTEN
+	start_bg ip netns exec "$ns" socat "$listen:$port,bind=$(_sock_addr "$addr"),fork,reuseaddr" \
+		"SYSTEM:echo $(_token "$addr")" 2>>"$TMP/servers.log"
+	_wait_tcp "$ns" "$addr" "$port" || die "TCP server $addr:$port did not come up"
+}
+
+# Wait until ADDR:PORT answers from inside NS itself (up to ~5 s).
+_wait_tcp() {
+	local ns=$1 addr=$2 port=$3
+	for _ in $(seq 50); do
+		if ip netns exec "$ns" socat -T1 - "TCP:$(_sock_addr "$addr"):$port,connect-timeout=1" \
+			</dev/null 2>/dev/null | grep -q "shield-token"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# Every test host's TCP server.
+topo_start_servers() {
+	local a
+	for a in $PUB_ALLOWED $PUB_OTHER $PUB_DENIED $PRIV_HOST $GW_HOST $PUB6_ALLOWED $PUB6_OTHER $PRIV6_HOST; do
+		start_tcp_server "$HOSTS_NS" "$a" "$TCP_PORT"
+	done
+	start_tcp_server "$HOSTS_NS" "$GW_HOST" "$GW_PORT"
+}
+
+# The upstream DNS server: dnsmasq in the hosts namespace on 198.18.1.53:53,
+# answering only its own records (never the machine's resolver). Extra
+# dnsmasq options may be given as arguments.
+# shellcheck disable=SC2120 # the extra options are optional
+topo_start_dns() {
+	start_bg ip netns exec "$HOSTS_NS" dnsmasq -k --conf-file=/dev/null \
+		--no-resolv --no-hosts --no-poll --bind-interfaces \
+		--listen-address="$DNS_UPSTREAM" --port 53 \
+		--user=root --group=root \
+		--pid-file="$TMP/upstream-dns.pid" \
+		--log-facility="$TMP/upstream-dns.log" --log-queries \
+		--host-record="$DNS_NAME_ALLOWED,$PUB_ALLOWED,$PUB6_ALLOWED" \
+		--address="/$DNS_NAME_OTHER/$PUB_OTHER" \
+		"$@"
+	DNS_PID=$LAST_PID
+	for _ in $(seq 50); do
+		if ip netns exec "$HOSTS_NS" dig +short +tries=1 +time=1 "@$DNS_UPSTREAM" \
+			"$DNS_NAME_ALLOWED" A 2>/dev/null | grep -qx "$PUB_ALLOWED"; then
+			return 0
+		fi
+		kill -0 "$DNS_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$TMP/upstream-dns.log" >&2 2>/dev/null || true
+	die "upstream dnsmasq did not answer"
+}
+
+# The whole world: namespaces, servers, DNS.
+topo_setup() {
+	[[ -n ${TMP:-} ]] || init_tmp
+	topo_build
+	topo_start_servers
+	# shellcheck disable=SC2119 # no extra dnsmasq options here
+	topo_start_dns
+}
+
+# Forget neighbour entries on both sides, so the next IPv6 exchange needs
+# neighbour discovery through the firewall again.
+topo_flush_neigh() {
+	ip -n "$CLIENT_NS" neigh flush all 2>/dev/null || true
+	ip -n "$HOSTS_NS" neigh flush all 2>/dev/null || true
+}
+
+# ------------------------------------------------------------ traffic probes
+
+# expect_connect NS ADDR PORT: connects and reads the host's token.
+expect_connect() {
+	local ns=$1 addr=$2 port=$3 out
+	out=$(ip netns exec "$ns" socat -T"$NET_TIMEOUT" - \
+		"TCP:$(_sock_addr "$addr"):$port,connect-timeout=$NET_TIMEOUT" </dev/null 2>&1) || true
+	if [[ $out == *"$(_token "$addr")"* ]]; then
+		return 0
+	fi
+	say "    expected $addr:$port to answer from $ns; got: ${out:-<nothing>}"
+	return 1
+}
+
+# expect_refused NS ADDR PORT: the connection fails at once with an
+# ICMP-reject-style error (the firewall rejects), not a timeout (a drop)
+# and not a success.
+expect_refused() {
+	local ns=$1 addr=$2 port=$3 out rc=0
+	out=$(ip netns exec "$ns" socat -T"$NET_TIMEOUT" - \
+		"TCP:$(_sock_addr "$addr"):$port,connect-timeout=$NET_TIMEOUT" </dev/null 2>&1) || rc=$?
+	if [[ $out == *"shield-token"* ]]; then
+		say "    expected $addr:$port to be refused from $ns, but it connected: $out"
+		return 1
+	fi
+	if [[ $rc != 0 && $out =~ (No route to host|Permission denied|Connection refused|prohibited) ]]; then
+		return 0
+	fi
+	if [[ $out == *"timed out"* ]]; then
+		say "    expected $addr:$port to be rejected from $ns; it timed out (dropped, not rejected): $out"
+	else
+		say "    expected $addr:$port to be rejected from $ns; got rc=$rc: ${out:-<nothing>}"
+	fi
+	return 1
+}
+
+# dns_expect_answer NS SERVER NAME TYPE WANT: SERVER answers NAME with WANT
+# (over UDP; add "+tcp" as a 6th argument for TCP).
+dns_expect_answer() {
+	local ns=$1 server=$2 name=$3 type=$4 want=$5 proto=${6:-+notcp} out
+	out=$(ip netns exec "$ns" dig "$proto" +tries=1 +time="$NET_TIMEOUT" +noall +answer +comments \
+		"@$server" "$name" "$type" 2>&1) || true
+	if awk -v t="$type" -v w="$want" '$4 == t && $5 == w { f = 1 } END { exit !f }' <<<"$out"; then
+		return 0
+	fi
+	say "    expected $server to answer $name $type $want from $ns; got: ${out:-<nothing>}"
+	return 1
+}
+
+# dns_expect_refused NS SERVER NAME: the query fails at once with an
+# ICMP-reject-style error ("communications error ...: host unreachable" and
+# the like), not a timeout and not an answer.
+dns_expect_refused() {
+	local ns=$1 server=$2 name=$3 proto=${4:-+notcp} out
+	out=$(ip netns exec "$ns" dig "$proto" +tries=1 +time="$NET_TIMEOUT" "@$server" "$name" A 2>&1) || true
+	if [[ $out == *"ANSWER SECTION"* || $out == *"status: "* ]]; then
+		say "    expected DNS to $server to be refused from $ns, but it answered: $out"
+		return 1
+	fi
+	if [[ $out =~ (host unreachable|permission denied|connection refused|prohibited) ]]; then
+		return 0
+	fi
+	if [[ $out == *"timed out"* ]]; then
+		say "    expected DNS to $server to be rejected from $ns; it timed out (dropped, not rejected)"
+	else
+		say "    expected DNS to $server to be rejected from $ns; got: $out"
+	fi
+	return 1
+}
+
+# ----------------------------------------------------------------- shield
+
+# Run the shield CLI with this test's config dir and state root.
+shield() {
+	"$SHIELD_BIN" --config-dir "$CONFIG_DIR" --state-root "$STATE_ROOT" "$@"
+}
+
+# A config dir with profiles and a state root, under TMP.
+init_shield_dirs() {
+	[[ -n ${TMP:-} ]] || init_tmp
+	CONFIG_DIR=$TMP/config
+	STATE_ROOT=$TMP/state
+	mkdir -m 0700 "$CONFIG_DIR" "$STATE_ROOT"
+	mkdir -m 0700 "$CONFIG_DIR/profiles"
+}
+
+# write_profile NAME LINE...: a user profile CONFIG_DIR/profiles/NAME.txt.
+write_profile() {
+	local name=$1
+	shift
+	printf '%s\n' "$@" >"$CONFIG_DIR/profiles/$name.txt"
+}
+
+# run_capture CMD...: run, keeping stdout in OUT, stderr in ERR, exit in RC.
+run_capture() {
+	RC=0
+	"$@" >"$TMP/.out" 2>"$TMP/.err" || RC=$?
+	OUT=$(cat "$TMP/.out")
+	ERR=$(cat "$TMP/.err")
+}
+
+# The table as nft lists it inside NS (empty output if absent).
+nft_list_table() {
+	ip netns exec "$1" nft list table inet terok_shield
+}
+
+# Whether NS has shield's table.
+has_table() {
+	ip netns exec "$1" nft list table inet terok_shield >/dev/null 2>&1
+}
+
+# assert_same_file WHAT EXPECTED_FILE ACTUAL_FILE: byte-identical, diff otherwise.
+assert_same_file() {
+	local what=$1
+	if cmp -s "$2" "$3"; then
+		return 0
+	fi
+	say "    $what differ (--- $2, +++ $3):"
+	diff -u "$2" "$3" | sed 's/^/    /' >&2 || true
+	return 1
+}
