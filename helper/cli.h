@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What the `shield` commands share: options, paths, loading a bundle into a ruleset. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "shield/bundle.h"
+#include "shield/error.h"
+#include "shield/nft-ruleset.h"
+
+/* Exit codes, as crun and systemctl use them: 0 success, 1 failure, 2 usage. */
+#define EXIT_USER 1
+#define EXIT_USAGE 2
+
+struct cli {
+	const char *config_dir; /* user profiles live in CONFIG_DIR/profiles */
+	const char *state_root; /* bundles live in STATE_ROOT/containers/NAME */
+	const char *data_dir;   /* bundled profiles live in DATA_DIR/profiles */
+	const char *command;    /* for messages */
+};
+
+/* Print "shield: COMMAND: message" on stderr and return EXIT_USER. */
+int cli_fail(const struct cli *cli, const struct shield_error *err);
+
+/* Print a usage error with a hint to --help and return EXIT_USAGE. */
+int cli_usage_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Whether NAME is a usable container name ([A-Za-z0-9][A-Za-z0-9_.-]*, <= 127). */
+int cli_check_name(const char *name, struct shield_error *err);
+
+/* The bundle directory: --state-dir if given, else STATE_ROOT/containers/NAME (malloc'd). */
+char *cli_bundle_path(const struct cli *cli, const char *state_dir, const char *name);
+
+/*
+ * Everything a ruleset is built from, read and validated from an open
+ * bundle: config, effective IPs and the deny list.
+ */
+struct cli_bundle {
+	struct bundle_config config;
+	struct addr_prefix *allow;
+	size_t n_allow;
+	struct addr_prefix *deny;
+	size_t n_deny;
+};
+
+void cli_bundle_free(struct cli_bundle *b);
+int cli_bundle_load(int dirfd, struct cli_bundle *b, struct shield_error *err);
+
+/* Build the ruleset of mode for a loaded bundle. */
+int cli_bundle_ruleset(const struct cli_bundle *b, enum shield_mode mode, struct nft_ruleset *rs,
+		       struct shield_error *err);
+
+int cmd_prepare(struct cli *cli, int argc, char **argv);
+int cmd_preview(struct cli *cli, int argc, char **argv);
+int cmd_apply(struct cli *cli, int argc, char **argv);
+int cmd_rules(struct cli *cli, int argc, char **argv);

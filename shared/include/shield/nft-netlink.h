@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The one module that talks netlink to nf_tables: socket setup with
+ * extended ACKs, batch commit with every ACK drained and errors mapped back
+ * to the object that caused them, dumps, and element writes.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "error.h"
+#include "nft-ruleset.h"
+
+struct nft_sock;
+
+/* Open an nf_tables netlink socket in the current network namespace. */
+int nft_sock_open(struct nft_sock **out, struct shield_error *err);
+
+/* Open one inside the netns fd nsfd (enter, open, return); nsfd < 0 = current. */
+int nft_sock_open_in(int nsfd, struct nft_sock **out, struct shield_error *err);
+
+void nft_sock_close(struct nft_sock *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nft_sock *, nft_sock_close)
+#define _cleanup_nft_sock_ _cleanup_(nft_sock_closep)
+
+/*
+ * Commit a whole ruleset in ONE transaction: create the table if missing,
+ * delete it, create it again with its sets, static elements, chains and
+ * rules. Either all of it takes effect or none.
+ */
+int nft_apply_ruleset(struct nft_sock *s, const struct nft_ruleset *rs, struct shield_error *err);
+
+/* Delete the table (one transaction); -ENOENT when there is none. */
+int nft_delete_table(struct nft_sock *s, struct shield_error *err);
+
+/* Dump the table, its sets with elements, chains and rules into rs. Table missing: rs->table_present false, returns 0. */
+int nft_dump_ruleset(struct nft_sock *s, struct nft_ruleset *rs, struct shield_error *err);
+
+/* Timeout argument for nft_elems_add: use the set's default. */
+#define NFT_TIMEOUT_SET_DEFAULT UINT64_MAX
+
+/*
+ * Add elements to a set in one transaction. timeout_ms 0 = never expires
+ * (sent explicitly, so the set default does not apply), or
+ * NFT_TIMEOUT_SET_DEFAULT. Elements already present are not an error.
+ */
+int nft_elems_add(struct nft_sock *s, enum nft_set_id set, const struct addr_prefix *elems,
+		  size_t n, uint64_t timeout_ms, struct shield_error *err);
+
+/* Delete elements from a set in one transaction; absent elements are not an error. */
+int nft_elems_delete(struct nft_sock *s, enum nft_set_id set, const struct addr_prefix *elems,
+		     size_t n, struct shield_error *err);
+
+/* Dump one set's elements (with timers) into out. */
+int nft_elems_list(struct nft_sock *s, enum nft_set_id set, struct nft_set *out,
+		   struct shield_error *err);
