@@ -84,15 +84,17 @@ echo "  profile.allowed: $(tr '\n' ' ' <"$BUNDLE/profile.allowed")  deny.list: $
 echo "  profile.domains: $(wc -l <"$BUNDLE/profile.domains") domains from dev-standard"
 
 P=$(netns_path "$CLIENT_NS")
+step=4
 for mode in up down down-all block; do
-	bold "4. shield apply --mode $mode"
+	bold "$step. shield apply --mode $mode"
+	step=$((step + 1))
 	shield apply --netns "$P" --state-dir "$BUNDLE" --mode "$mode"
 	topo_flush_neigh
 	echo "  $(shield rules --netns "$P" | head -n 1)"
 	show_all
 done
 
-bold "5. The ruleset of mode up, as 'shield preview' prints it (the output chain)"
+bold "$step. The ruleset of mode up, as 'shield preview' prints it (the output chain)"
 shield preview --state-dir "$BUNDLE" --mode up |
 	awk '/^\tchain output \{/ { p = 1 } p { print } p && /^\t\}/ { exit }'
 

@@ -303,4 +303,23 @@ check "prepare without --upstream-dns: no bundle dir created" test "$(state_of "
 check "apply without --netns: exit 2" expect_usage_error shield apply --state-dir "$GOOD"
 check "--mode without a value: exit 2" expect_usage_error shield preview --state-dir "$GOOD" --mode
 
+# ------------------------------------------------------ help, version
+help_ok() {
+	run_capture "$@"
+	[[ $RC == 0 && $OUT == *Usage* ]] && return 0
+	say "    exit $RC, stdout: ${OUT:0:200}"
+	return 1
+}
+check "--help: exit 0 with usage" help_ok "$SHIELD_BIN" --help
+for cmd in prepare preview apply rules; do
+	check "$cmd --help: exit 0 with usage" help_ok "$SHIELD_BIN" "$cmd" --help
+done
+version_ok() {
+	run_capture "$SHIELD_BIN" --version
+	[[ $RC == 0 && $OUT =~ [0-9]+\.[0-9]+ ]] && return 0
+	say "    exit $RC, stdout: $OUT"
+	return 1
+}
+check "--version: exit 0, prints the version" version_ok
+
 finish
