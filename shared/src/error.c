@@ -25,6 +25,7 @@ int shield_error_prefix(struct shield_error *err, const char *fmt, ...)
 {
 	char prefix[SHIELD_ERROR_MSG_MAX];
 	char old[SHIELD_ERROR_MSG_MAX];
+	size_t pl, ol;
 	va_list ap;
 
 	if (!err)
@@ -33,7 +34,15 @@ int shield_error_prefix(struct shield_error *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s%s", prefix, old);
+	old[sizeof(old) - 1] = '\0';
+	/* Explicit lengths: the joined text is cut to fit, never overflows. */
+	pl = strlen(prefix);
+	ol = strlen(old);
+	if (ol > sizeof(err->msg) - 1 - pl)
+		ol = sizeof(err->msg) - 1 - pl;
+	memcpy(err->msg, prefix, pl);
+	memcpy(err->msg + pl, old, ol);
+	err->msg[pl + ol] = '\0';
 	return err->code ? err->code : -EINVAL;
 }
 

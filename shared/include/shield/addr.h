@@ -29,7 +29,7 @@ int addr_parse(const char *text, size_t len, struct addr_prefix *out, struct shi
 int addr_parse_host(const char *text, size_t len, struct addr_prefix *out,
 		    struct shield_error *err);
 
-/* Canonical text: "198.18.0.1", "10.0.0.0/8", "2001:db8::1", "fc00::/7". */
+/* Canonical text: "198.18.0.1", "10.0.0.0/8", "2001:db8::1", "fc00::/7" ("" for family 0). */
 void addr_format(const struct addr_prefix *a, char out[ADDR_TEXT_MAX]);
 
 /* Address length in bytes for the family (4 or 16). */

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shield/macro.h"
+#include "fileio.h"
+
+int read_fd_capped(int fd, size_t cap, char **out, size_t *len)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t size, used = 0;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((unsigned long long)st.st_size > cap)
+		return -EFBIG;
+
+	/* One byte more than the file should hold, so growth is noticed. */
+	size = (size_t)st.st_size + 1;
+	if (size < 256)
+		size = 256;
+	if (size > cap + 1)
+		size = cap + 1;
+	buf = malloc(size + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (used == size) {
+			size_t nsize = size > (cap + 1) / 2 ? cap + 1 : size * 2;
+			char *nbuf;
+
+			if (nsize == size)
+				return -EFBIG;
+			nbuf = realloc(buf, nsize + 1);
+			if (!nbuf)
+				return -ENOMEM;
+			buf = nbuf;
+			size = nsize;
+		}
+		n = read(fd, buf + used, size - used);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	if (used > cap)
+		return -EFBIG;
+	buf[used] = '\0';
+	*out = TAKE_PTR(buf);
+	if (len)
+		*len = used;
+	return 0;
+}
