@@ -117,20 +117,6 @@ check() {
 	fi
 }
 
-# Negated check: the command must fail (for plain predicates, not helpers).
-check_not() {
-	local what=$1
-	shift
-	if ! "$@"; then
-		CHECKS_OK=$((CHECKS_OK + 1))
-		say "ok   - $what"
-	else
-		CHECKS_FAILED=$((CHECKS_FAILED + 1))
-		FAILED_NAMES+=("$what")
-		say "FAIL - $what"
-	fi
-}
-
 # Print the summary and exit with the verdict; call it last.
 finish() {
 	local n
@@ -175,14 +161,6 @@ _cleanup() {
 trap _cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# A temp directory (0700) removed at exit.
-new_tmpdir() {
-	local d
-	d=$(mktemp -d "/tmp/${RUN_PREFIX}XXXXXX")
-	_TMPDIRS+=("$d")
-	printf '%s\n' "$d"
-}
 
 # Set TMP once per test (its own directory for scratch files and logs).
 # Callers that need it run `init_tmp` first (not in a subshell).
