@@ -50,11 +50,17 @@ int bundle_open(const char *path, bool create, struct shield_error *err);
  * ignored, each entry validated and normalised (domain_normalize or
  * addr_canonical), duplicates dropped in order. A missing file is an empty
  * list. An invalid entry fails the read with "FILE:LINE: why".
+ * On success the old contents of out are freed and replaced; on failure out
+ * is untouched. More than BUNDLE_LINES_MAX lines is -E2BIG, a file over
+ * BUNDLE_FILE_MAX bytes -EFBIG.
  */
 int bundle_read_list(int dirfd, enum bundle_list which, struct strlist *out,
 		     struct shield_error *err);
 
-/* Atomically replace a list file with the entries, one per line. */
+/*
+ * Atomically replace a list file with the entries, one per line. Every entry
+ * must already be normalised (what bundle_read_list returns), else -EINVAL.
+ */
 int bundle_write_list(int dirfd, enum bundle_list which, const struct strlist *l,
 		      struct shield_error *err);
 
@@ -62,7 +68,11 @@ int bundle_write_list(int dirfd, enum bundle_list which, const struct strlist *l
 int bundle_write_file(int dirfd, const char *name, const void *data, size_t len,
 		      struct shield_error *err);
 
-/* Read a whole file (O_NOFOLLOW, at most cap bytes or -EFBIG); *out is NUL-terminated. -ENOENT if missing. */
+/*
+ * Read a whole file (O_NOFOLLOW, at most cap bytes or -EFBIG); *out is
+ * malloc'd and NUL-terminated, *len (may be NULL) its length. -ENOENT if
+ * missing, -ELOOP if a symlink, -EINVAL if not a regular file.
+ */
 int bundle_read_file(int dirfd, const char *name, size_t cap, char **out, size_t *len,
 		     struct shield_error *err);
 
@@ -93,12 +103,30 @@ struct bundle_config {
 void bundle_config_init(struct bundle_config *c);
 void bundle_config_free(struct bundle_config *c);
 
-/* Write upstream.dns, dns.tier ("dnsmasq") and shield.conf atomically. */
+/*
+ * Write upstream.dns, dns.tier ("dnsmasq") and shield.conf atomically (each
+ * file on its own). The config is validated first: upstream a single
+ * address, mode up/down/down_all/block, timeout 1s..7d, valid profile names.
+ */
 int bundle_write_config(int dirfd, const struct bundle_config *c, struct shield_error *err);
 
-/* Read and validate them; unknown keys and bad values are errors naming file:line. */
+/*
+ * Read and validate them; unknown keys and bad values are errors naming
+ * file:line. upstream.dns is required; dns.tier, if present, must say
+ * "dnsmasq"; a missing shield.conf (a terok-shield bundle) means defaults.
+ * c must be initialised (bundle_config_init); on success its old contents
+ * are freed and replaced, on failure it is untouched.
+ */
 int bundle_read_config(int dirfd, struct bundle_config *c, struct shield_error *err);
 
-/* Pure parser of shield.conf text (for tests and fuzzing); upstream is not in it. */
+/*
+ * Pure parser of shield.conf text (for tests and fuzzing); upstream is not in
+ * it. "key=value" lines, '#' comment lines and blank lines; a version line
+ * is required; keys absent from the text keep c's values. On failure c is
+ * untouched.
+ */
 int bundle_config_parse(const char *text, size_t len, struct bundle_config *c,
 			struct shield_error *err);
+
+/* The shield.conf text for c (malloc'd into *out), after validating every field but upstream. */
+int bundle_config_format(const struct bundle_config *c, char **out, struct shield_error *err);
