@@ -53,6 +53,32 @@ bool bundle_list_is_domains(enum bundle_list which)
 	       which == BUNDLE_DENIED_DOMAINS;
 }
 
+/*
+ * Whether an absolute path names its last component plainly: no "." or ".."
+ * components and no trailing '/', either of which would make the kernel
+ * resolve a symlink in the last position that lstat and O_NOFOLLOW are
+ * there to refuse. The root directory itself is refused as well.
+ */
+static bool plain_path(const char *path, size_t len)
+{
+	if (len < 2 || path[len - 1] == '/')
+		return false;
+	for (size_t i = 0; i < len;) {
+		size_t start, n;
+
+		while (i < len && path[i] == '/')
+			i++;
+		start = i;
+		while (i < len && path[i] != '/')
+			i++;
+		n = i - start;
+		if ((n == 1 && path[start] == '.') ||
+		    (n == 2 && path[start] == '.' && path[start + 1] == '.'))
+			return false;
+	}
+	return true;
+}
+
 int bundle_open(const char *path, bool create, struct shield_error *err)
 {
 	char q[SHIELD_QUOTE_MAX];
@@ -69,6 +95,11 @@ int bundle_open(const char *path, bool create, struct shield_error *err)
 					q);
 	if (path[0] != '/')
 		return shield_error_set(err, -EINVAL, "bundle directory %s: path must be absolute",
+					q);
+	if (!plain_path(path, len))
+		return shield_error_set(err, -EINVAL,
+					"bundle directory %s: path must not end in '/' or contain "
+					"\".\" or \"..\" components",
 					q);
 
 	if (lstat(path, &lst) < 0) {

@@ -109,7 +109,7 @@ static void test_open_refusals(void **state)
 {
 	struct fixture *f = *state;
 	struct shield_error err = {0};
-	char path[PATH_MAX], link[PATH_MAX];
+	char path[PATH_MAX], link[UNIT_DIR_MAX];
 
 	assert_int_equal(bundle_open("relative/dir", true, &err), -EINVAL);
 	assert_string_equal(err.msg, "bundle directory \"relative/dir\": path must be absolute");
@@ -123,6 +123,26 @@ static void test_open_refusals(void **state)
 	assert_msg_contains(&err, link);
 	assert_msg_contains(&err, "is a symlink");
 	assert_int_equal(bundle_open(link, true, &err), -ELOOP);
+
+	/* Spellings that would resolve the symlink in the last position. */
+	snprintf(path, sizeof(path), "%s/", link);
+	assert_int_equal(bundle_open(path, false, &err), -EINVAL);
+	assert_msg_contains(&err, "must not end in '/'");
+	snprintf(path, sizeof(path), "%s/.", link);
+	assert_int_equal(bundle_open(path, false, &err), -EINVAL);
+	snprintf(path, sizeof(path), "%s/../b", link);
+	assert_int_equal(bundle_open(path, false, &err), -EINVAL);
+	snprintf(path, sizeof(path), "%s/./b", f->root);
+	assert_int_equal(bundle_open(path, false, &err), -EINVAL);
+	assert_int_equal(bundle_open("/", false, &err), -EINVAL);
+	/* Doubled slashes inside are harmless. */
+	snprintf(path, sizeof(path), "%s//b", f->root);
+	{
+		int fd = bundle_open(path, false, &err);
+
+		assert_true(fd >= 0);
+		close(fd);
+	}
 
 	/* A dangling symlink with create=true must not create its target. */
 	snprintf(link, sizeof(link), "%s/dangling", f->root);

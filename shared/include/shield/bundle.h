@@ -42,6 +42,8 @@ bool bundle_list_is_domains(enum bundle_list which);
  * directory, owned by the effective uid, no group/other write. Returns an
  * O_RDONLY|O_DIRECTORY|O_CLOEXEC fd, or
  * -errno with err naming the path and the problem.
+ * A trailing '/' or a "." or ".." component is refused (-EINVAL): each would
+ * let a symlink in the last position through the lstat check.
  */
 int bundle_open(const char *path, bool create, struct shield_error *err);
 

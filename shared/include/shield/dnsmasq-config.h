@@ -30,7 +30,13 @@ uint32_t dnsmasq_ttl_cap(uint32_t set_timeout);
  * log-queries=extra + log-facility, max-cache-ttl/max-ttl below the set
  * timeout, one nftset line per domain, and the DNS policy (strict:
  * address=/#/ plus server=/DOMAIN/UPSTREAM per domain; open: server=UPSTREAM).
- * Every domain is re-validated; a bad one fails the whole generation.
+ * Every domain is re-validated; a bad one fails the whole generation, as
+ * does one that is valid but not in normalised form (pass what
+ * domain_normalize returns). pid_path and log_path must be absolute and free
+ * of blanks, '#' and control characters. Lines, in order: header comment,
+ * listen-address, port, bind-interfaces, no-resolv, no-hosts, pid-file,
+ * log-queries, log-facility, max-cache-ttl, max-ttl, policy lines, nftset
+ * lines.
  */
 int dnsmasq_config_generate(const struct dnsmasq_params *p, char **out, struct shield_error *err);
 

@@ -19,7 +19,10 @@
  * is accepted and dropped: dnsmasq matches a domain and all its subdomains,
  * so "*.example.com" and "example.com" name the same allowlist entry.
  * Anything that could break a dnsmasq line ('/', '#', ',', whitespace, NUL,
- * control characters) is refused. Returns 0 or -EINVAL with err naming why.
+ * control characters) is refused. A last label of digits only is refused
+ * too: "1.2.3.4" is an address, not a name. Only len bytes of in are read
+ * (it need not be NUL-terminated). Returns 0 or -EINVAL with err naming why,
+ * the input quoted with shield_quote.
  */
 int domain_normalize(const char *in, size_t len, char *out, struct shield_error *err);
 

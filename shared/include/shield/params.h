@@ -37,14 +37,22 @@ struct port_list {
 	size_t n;
 };
 
-/* Parse "80:443" (also ',' separated); 1..65535, de-duplicated in order. Empty string = none. */
+/*
+ * Parse "80:443" (also ',' separated); 1..65535, de-duplicated in order. Empty
+ * string = none. Signs, spaces, leading zeros and empty items are refused; the
+ * error names the bad port. out is untouched on failure.
+ */
 int port_list_parse(const char *s, struct port_list *out, struct shield_error *err);
 
 /* Format as "80:443" into out (size bytes). */
 void port_list_format(const struct port_list *p, char *out, size_t size);
 
-/* Parse a duration "90", "90s", "30m", "2h", "1d" into seconds (1s .. 7d). */
+/*
+ * Parse a duration "90", "90s", "30m", "2h", "1d" into seconds (1s .. 7d).
+ * Components combine largest first, each once, as nft prints them: "1h30m",
+ * "1d1h1m1s". Out of range is -ERANGE, malformed -EINVAL.
+ */
 int duration_parse(const char *s, uint32_t *seconds, struct shield_error *err);
 
-/* Format seconds the way nft prints a timeout ("30m", "1h30m", "45s"). */
+/* Format seconds the way nft prints a timeout ("30m", "1h30m", "45s"; 0 is "0s"). */
 void duration_format(uint32_t seconds, char *out, size_t size);

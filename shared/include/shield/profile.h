@@ -19,7 +19,11 @@
  * Parse profile text (pure): '#' starts a comment anywhere on a line, blank
  * lines ignored, each entry a domain (normalised into domains) or an IP/CIDR
  * (canonical into ips), ordered de-duplication within each list (appends to
- * existing contents). An invalid entry fails with "NAME:LINE: why".
+ * existing contents). An invalid entry fails with "NAME:LINE: why" and
+ * leaves both lists untouched. An entry made only of digits, dots and '/',
+ * or of hex digits with a ':', is read as an address, anything else as a
+ * domain. More than PROFILE_FILE_MAX bytes is -EFBIG, more than
+ * PROFILE_LINES_MAX lines -E2BIG.
  */
 int profile_parse(const char *name, const char *text, size_t len, struct strlist *domains,
 		  struct strlist *ips, struct shield_error *err);
@@ -29,11 +33,17 @@ int profile_name_check(const char *name, struct shield_error *err);
 
 /*
  * Load one profile by name, user_dir first (may be NULL), then data_dir.
- * Unknown name: -ENOENT with err listing the known profiles.
+ * Both are parent directories: the file is DIR/profiles/NAME.txt. A user
+ * file replaces the bundled one of the same name entirely. Unknown name:
+ * -ENOENT with err listing the known profiles.
  */
 int profile_load(const char *name, const char *user_dir, const char *data_dir,
 		 struct strlist *domains, struct strlist *ips, struct shield_error *err);
 
-/* Names of every available profile (both dirs, sorted, unique). */
+/*
+ * Names of every available profile (both dirs, sorted, unique), appended to
+ * names. Missing directories count as empty; files whose name is not a valid
+ * profile name plus ".txt" are ignored.
+ */
 int profile_list(const char *user_dir, const char *data_dir, struct strlist *names,
 		 struct shield_error *err);
