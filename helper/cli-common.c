@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <ctype.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
 
 int cli_fail(const struct cli *cli, const struct shield_error *err)
 {
@@ -26,24 +28,35 @@ int cli_usage_error(const struct cli *cli, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cli_bad_option(const struct cli *cli, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+	if (optopt > 0 && optopt < 128 && isalnum(optopt))
+		return cli_usage_error(cli, "option '-%c' is unknown or needs a value", optopt);
+	return cli_usage_error(cli, "option '%s' is unknown or needs a value", arg);
+}
+
 int cli_check_name(const char *name, struct shield_error *err)
 {
+	char quoted[SHIELD_QUOTE_MAX], bad[8];
 	size_t len = strlen(name);
 
 	if (len == 0 || len > 127)
 		return shield_error_set(err, -EINVAL, "container name must be 1 to 127 characters");
 	if (!isalnum((unsigned char)name[0]))
 		return shield_error_set(err, -EINVAL,
-					"container name \"%.127s\" must start with a letter or digit",
-					name);
+					"container name %s must start with a letter or digit",
+					shield_quote(name, len, quoted));
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)name[i];
 
 		if (!isalnum(ch) && ch != '_' && ch != '.' && ch != '-')
 			return shield_error_set(err, -EINVAL,
-						"container name may hold only letters, digits, "
-						"'_', '.' and '-' (got byte 0x%02x)",
-						ch);
+						"container name %s may hold only letters, "
+						"digits, '_', '.' and '-' (not %s)",
+						shield_quote(name, len, quoted),
+						shield_quote_char(ch, bad));
 	}
 	return 0;
 }

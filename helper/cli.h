@@ -25,6 +25,9 @@ int cli_fail(const struct cli *cli, const struct shield_error *err);
 /* Print a usage error with a hint to --help and return EXIT_USAGE. */
 int cli_usage_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A usage error for the option getopt_long just refused (opterr is 0). */
+int cli_bad_option(const struct cli *cli, char **argv);
+
 /* Whether NAME is a usable container name ([A-Za-z0-9][A-Za-z0-9_.-]*, <= 127). */
 int cli_check_name(const char *name, struct shield_error *err);
 

@@ -201,7 +201,7 @@ int cmd_prepare(struct cli *cli, int argc, char **argv)
 			prepare_usage(stdout);
 			return 0;
 		default:
-			return cli_usage_error(cli, "bad option");
+			return cli_bad_option(cli, argv);
 		}
 	}
 	if (optind + 1 != argc)

@@ -38,13 +38,14 @@ static void ruleset_usage(const char *command, FILE *out)
 			"\n"
 			"Print the mode the kernel's shield table is in (up, down, down_all,\n"
 			"block, inactive or error) and the table itself, read over netlink.\n");
-	fprintf(out,
-		"\n"
-		"Options:\n"
-		"  --netns PATH       network namespace file\n"
-		"  --state-dir DIR    state bundle directory\n"
-		"  --mode MODE        up, down, down-all or block (default: the bundle's)\n"
-		"  -h, --help         show this help\n");
+	fprintf(out, "\nOptions:\n");
+	if (strcmp(command, "preview") != 0)
+		fprintf(out, "  --netns PATH       network namespace file\n");
+	if (strcmp(command, "rules") != 0)
+		fprintf(out,
+			"  --state-dir DIR    state bundle directory (or give the container NAME)\n"
+			"  --mode MODE        up, down, down-all or block (default: the bundle's)\n");
+	fprintf(out, "  -h, --help         show this help\n");
 }
 
 /* Parse the shared options; returns -1 to go on, else an exit code. */
@@ -76,7 +77,7 @@ static int parse_opts(struct cli *cli, int argc, char **argv, struct ruleset_opt
 			ruleset_usage(cli->command, stdout);
 			return 0;
 		default:
-			return cli_usage_error(cli, "bad option");
+			return cli_bad_option(cli, argv);
 		}
 	}
 	if (optind < argc)

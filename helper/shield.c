@@ -111,6 +111,7 @@ int main(int argc, char **argv)
 		cli.command = commands[i].name;
 		argc -= optind;
 		argv += optind;
+		opterr = 0; /* commands word their own option errors */
 		optind = 0; /* 0 makes glibc reinitialise getopt for the command's own options */
 		return commands[i].run(&cli, argc, argv);
 	}
