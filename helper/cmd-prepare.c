@@ -320,6 +320,7 @@ int cmd_prepare(struct cli *cli, int argc, char **argv)
 		struct dnsmasq_params dp = {
 			.upstream = &config.upstream,
 			.domains = &eff_domains,
+			.denied = &existing.denied_domains,
 			.pid_path = pid_path,
 			.log_path = log_path,
 			.policy = config.dns_policy,

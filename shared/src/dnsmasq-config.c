@@ -100,6 +100,26 @@ static int check_path(const char *what, const char *path, struct shield_error *e
 	return 0;
 }
 
+static int check_domains(const struct strlist *l, struct shield_error *err)
+{
+	for (size_t i = 0; l && i < l->n; i++) {
+		const char *d = l->items[i];
+		char norm[DOMAIN_BUF_SIZE], q[SHIELD_QUOTE_MAX];
+		size_t len = strnlen(d, DOMAIN_BUF_SIZE);
+		int r = domain_normalize(d, len, norm, err);
+
+		if (r < 0) {
+			shield_error_prefix(err, "dnsmasq config: ");
+			return r;
+		}
+		if (strcmp(norm, d) != 0)
+			return shield_error_set(err, -EINVAL,
+						"dnsmasq config: domain %s is not normalised (%s)",
+						shield_quote(d, len, q), norm);
+	}
+	return 0;
+}
+
 int dnsmasq_config_generate(const struct dnsmasq_params *p, char **out, struct shield_error *err)
 {
 	struct textbuf b = {0};
@@ -128,21 +148,11 @@ int dnsmasq_config_generate(const struct dnsmasq_params *p, char **out, struct s
 	}
 	/* Every domain again: a caller that skipped validation must not be able
 	 * to smuggle a second directive into a line. */
-	for (size_t i = 0; p->domains && i < p->domains->n; i++) {
-		const char *d = p->domains->items[i];
-		char norm[DOMAIN_BUF_SIZE], q[SHIELD_QUOTE_MAX];
-		size_t len = strnlen(d, DOMAIN_BUF_SIZE);
-
-		r = domain_normalize(d, len, norm, err);
-		if (r < 0) {
-			shield_error_prefix(err, "dnsmasq config: ");
-			return r;
-		}
-		if (strcmp(norm, d) != 0)
-			return shield_error_set(err, -EINVAL,
-						"dnsmasq config: domain %s is not normalised (%s)",
-						shield_quote(d, len, q), norm);
-	}
+	r = check_domains(p->domains, err);
+	if (r >= 0)
+		r = check_domains(p->denied, err);
+	if (r < 0)
+		return r;
 
 	addr_format(p->upstream, up);
 	ttl = dnsmasq_ttl_cap(p->set_timeout);
@@ -168,6 +178,14 @@ int dnsmasq_config_generate(const struct dnsmasq_params *p, char **out, struct s
 	} else {
 		textbuf_addf(&b, "server=%s\n", up);
 	}
+	/*
+	 * A denied domain is answered NXDOMAIN here, whatever the policy: being
+	 * more specific than an allowed parent's server= and nftset= lines, it
+	 * wins over them, so a denied subdomain of an allowed domain never
+	 * reaches the allow sets.
+	 */
+	for (size_t i = 0; p->denied && i < p->denied->n; i++)
+		textbuf_addf(&b, "address=/%s/\n", p->denied->items[i]);
 	for (size_t i = 0; p->domains && i < p->domains->n; i++)
 		textbuf_addf(&b,
 			     "nftset=/%s/4#inet#" NFT_TABLE "#allow_v4,6#inet#" NFT_TABLE

@@ -177,6 +177,31 @@ static void test_bad_domains_fail(void **state)
 	expect_refused(f, "not normalised (example.com)");
 }
 
+/* Denied domains are answered NXDOMAIN, after the policy lines, in both policies. */
+static void test_denied_domains(void **state)
+{
+	struct fixture *f = *state;
+	struct strlist denied = STRLIST_INIT;
+	struct shield_error err = {0};
+	char *out = NULL;
+
+	assert_int_equal(strlist_add(&denied, "gist.github.com"), 0);
+	f->p.denied = &denied;
+	for (int policy = 0; policy < 2; policy++) {
+		f->p.policy = policy ? DNS_POLICY_OPEN : DNS_POLICY_STRICT;
+		if (dnsmasq_config_generate(&f->p, &out, &err) != 0)
+			fail_msg("%s", err.msg);
+		assert_non_null(strstr(out, "\naddress=/gist.github.com/\nnftset=/github.com/"));
+		free(out);
+	}
+	/* A denied entry is validated like an allowed one. */
+	assert_int_equal(strlist_add(&denied, "x.com/1.2.3.4"), 0);
+	assert_int_equal(dnsmasq_config_generate(&f->p, &out, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "character '/'"));
+	f->p.denied = NULL;
+	strlist_free(&denied);
+}
+
 static void test_bad_params_fail(void **state)
 {
 	struct fixture *f = *state;
@@ -269,6 +294,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_strict_no_domains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_domains_fail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_params_fail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_denied_domains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dnsmasq_accepts, setup, teardown),
 		cmocka_unit_test(test_version_nftset),
 	};

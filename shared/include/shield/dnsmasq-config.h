@@ -15,6 +15,7 @@
 struct dnsmasq_params {
 	const struct addr_prefix *upstream; /* upstream DNS server (host address) */
 	const struct strlist *domains;      /* effective, normalised domains */
+	const struct strlist *denied;       /* denied domains, answered NXDOMAIN; may be NULL */
 	const char *pid_path;               /* absolute */
 	const char *log_path;               /* absolute; NULL disables query logging */
 	enum dns_policy policy;
@@ -29,7 +30,8 @@ uint32_t dnsmasq_ttl_cap(uint32_t set_timeout);
  * port 53 with bind-interfaces, no-resolv, no-hosts, pid-file,
  * log-queries=extra + log-facility, max-cache-ttl/max-ttl below the set
  * timeout, one nftset line per domain, and the DNS policy (strict:
- * address=/#/ plus server=/DOMAIN/UPSTREAM per domain; open: server=UPSTREAM).
+ * address=/#/ plus server=/DOMAIN/UPSTREAM per domain; open: server=UPSTREAM),
+ * and address=/DOMAIN/ (NXDOMAIN) for each denied domain.
  * Every domain is re-validated; a bad one fails the whole generation, as
  * does one that is valid but not in normalised form (pass what
  * domain_normalize returns). pid_path and log_path must be absolute and free
