@@ -8,11 +8,9 @@
 
 #include "cli.h"
 
-
 int cli_fail(const struct cli *cli, const struct shield_error *err)
 {
-	fprintf(stderr, "shield: %s: %s\n", cli->command,
-		err && err->msg[0] ? err->msg : "failed");
+	fprintf(stderr, "shield: %s: %s\n", cli->command, err && err->msg[0] ? err->msg : "failed");
 	return EXIT_USER;
 }
 

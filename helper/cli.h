@@ -9,21 +9,22 @@
 #include "shield/nft-ruleset.h"
 
 /* Exit codes, as crun and systemctl use them: 0 success, 1 failure, 2 usage. */
-#define EXIT_USER 1
+#define EXIT_USER  1
 #define EXIT_USAGE 2
 
 struct cli {
 	const char *config_dir; /* user profiles live in CONFIG_DIR/profiles */
 	const char *state_root; /* bundles live in STATE_ROOT/containers/NAME */
-	const char *data_dir;   /* bundled profiles live in DATA_DIR/profiles */
-	const char *command;    /* for messages */
+	const char *data_dir;	/* bundled profiles live in DATA_DIR/profiles */
+	const char *command;	/* for messages */
 };
 
 /* Print "shield: COMMAND: message" on stderr and return EXIT_USER. */
 int cli_fail(const struct cli *cli, const struct shield_error *err);
 
 /* Print a usage error with a hint to --help and return EXIT_USAGE. */
-int cli_usage_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_usage_error(const struct cli *cli, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* A usage error for the option getopt_long just refused (opterr is 0). */
 int cli_bad_option(const struct cli *cli, char **argv);

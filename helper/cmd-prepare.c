@@ -33,7 +33,8 @@ static void prepare_usage(FILE *out)
 		"  --gateway IP           gateway address for loopback ports (one IPv4, one IPv6;\n"
 		"                         default: 10.0.2.2 with slirp4netns's 10.0.2.3 upstream,\n"
 		"                         169.254.1.2 with pasta's 169.254.1.1)\n"
-		"  --dns-policy POLICY    strict (forward only allowlisted domains, default) or open\n"
+		"  --dns-policy POLICY    strict (forward only allowlisted domains, default) or "
+		"open\n"
 		"  --set-timeout DURATION lifetime of addresses learnt from DNS (default: 30m)\n"
 		"  -h, --help             show this help\n");
 }
@@ -44,7 +45,7 @@ static void default_gateway(const struct addr_prefix *upstream, struct bundle_co
 	static const struct {
 		const char *upstream, *gateway;
 	} known[] = {
-		{"10.0.2.3", "10.0.2.2"},       /* slirp4netns */
+		{"10.0.2.3", "10.0.2.2"},	/* slirp4netns */
 		{"169.254.1.1", "169.254.1.2"}, /* pasta --map-host-loopback */
 	};
 	char text[ADDR_TEXT_MAX];
@@ -52,7 +53,8 @@ static void default_gateway(const struct addr_prefix *upstream, struct bundle_co
 	addr_format(upstream, text);
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcmp(text, known[i].upstream) == 0)
-			addr_parse(known[i].gateway, strlen(known[i].gateway), &c->gateway_v4, NULL);
+			addr_parse(known[i].gateway, strlen(known[i].gateway), &c->gateway_v4,
+				   NULL);
 }
 
 static int mkdir_parents(const char *path, struct shield_error *err)
@@ -165,8 +167,7 @@ int cmd_prepare(struct cli *cli, int argc, char **argv)
 	_cleanup_strlist_ struct strlist domains = STRLIST_INIT;
 	_cleanup_strlist_ struct strlist ips = STRLIST_INIT;
 	_cleanup_strlist_ struct strlist eff_domains = STRLIST_INIT;
-	_cleanup_free_ char *path = NULL, *dnsmasq_conf = NULL, *pid_path = NULL,
-			    *log_path = NULL;
+	_cleanup_free_ char *path = NULL, *dnsmasq_conf = NULL, *pid_path = NULL, *log_path = NULL;
 	_cleanup_close_ int dirfd = -1;
 	struct stat st;
 	const char *name;

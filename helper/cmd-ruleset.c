@@ -19,11 +19,10 @@ struct ruleset_opts {
 static void ruleset_usage(const char *command, FILE *out)
 {
 	if (strcmp(command, "preview") == 0)
-		fprintf(out,
-			"Usage: shield preview (--state-dir DIR | NAME) [--mode MODE]\n"
-			"\n"
-			"Print the ruleset a bundle makes, in nft syntax, exactly as\n"
-			"'nft list table inet terok_shield' prints it once applied.\n");
+		fprintf(out, "Usage: shield preview (--state-dir DIR | NAME) [--mode MODE]\n"
+			     "\n"
+			     "Print the ruleset a bundle makes, in nft syntax, exactly as\n"
+			     "'nft list table inet terok_shield' prints it once applied.\n");
 	else if (strcmp(command, "apply") == 0)
 		fprintf(out,
 			"Usage: shield apply --netns PATH (--state-dir DIR | NAME) [--mode MODE]\n"
@@ -44,7 +43,8 @@ static void ruleset_usage(const char *command, FILE *out)
 	if (strcmp(command, "rules") != 0)
 		fprintf(out,
 			"  --state-dir DIR    state bundle directory (or give the container NAME)\n"
-			"  --mode MODE        up, down, down-all or block (default: the bundle's)\n");
+			"  --mode MODE        up, down, down-all or block (default: the "
+			"bundle's)\n");
 	fprintf(out, "  -h, --help         show this help\n");
 }
 
@@ -198,7 +198,8 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
 	if (r >= 0) {
 		r = nft_ruleset_verify(&rs, &actual, &err);
 		if (r < 0)
-			shield_error_prefix(&err, "applied, but the kernel's table does not verify: ");
+			shield_error_prefix(&err,
+					    "applied, but the kernel's table does not verify: ");
 	}
 	for (int i = 0; i < NFT_CHAIN_COUNT; i++)
 		n_rules += rs.chains[i].n_rules;

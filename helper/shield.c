@@ -22,18 +22,19 @@ static const struct {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: shield [OPTIONS] COMMAND [ARGS]\n"
-		"\n"
-		"Per-container egress firewalling for podman.\n"
-		"\n"
-		"Options:\n"
-		"  --config-dir DIR   user configuration (profiles in DIR/profiles) [$SHIELD_CONFIG_DIR]\n"
-		"  --state-root DIR   where state bundles live (DIR/containers/NAME) [$SHIELD_STATE_ROOT]\n"
-		"  -h, --help         show this help\n"
-		"  --version          show the version\n"
-		"\n"
-		"Commands:\n");
+	fprintf(out, "Usage: shield [OPTIONS] COMMAND [ARGS]\n"
+		     "\n"
+		     "Per-container egress firewalling for podman.\n"
+		     "\n"
+		     "Options:\n"
+		     "  --config-dir DIR   user configuration (profiles in DIR/profiles) "
+		     "[$SHIELD_CONFIG_DIR]\n"
+		     "  --state-root DIR   where state bundles live (DIR/containers/NAME) "
+		     "[$SHIELD_STATE_ROOT]\n"
+		     "  -h, --help         show this help\n"
+		     "  --version          show the version\n"
+		     "\n"
+		     "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nRun 'shield COMMAND --help' for a command's options.\n");

@@ -368,7 +368,8 @@ static bool take_meta(struct dec *d, uint32_t key)
 {
 	struct nftnl_expr *x = peek(d, "meta");
 
-	if (!x || !u32_is(x, NFTNL_EXPR_META_KEY, key) || !u32_is(x, NFTNL_EXPR_META_DREG, NFT_REG_1))
+	if (!x || !u32_is(x, NFTNL_EXPR_META_KEY, key) ||
+	    !u32_is(x, NFTNL_EXPR_META_DREG, NFT_REG_1))
 		return false;
 	d->pos++;
 	return true;
@@ -496,7 +497,8 @@ static bool take_match(struct dec *d, struct nft_match *m)
 		uint32_t mask, zero;
 
 		if (!u32_is(x, NFTNL_EXPR_CT_KEY, NFT_CT_STATE) ||
-		    !u32_is(x, NFTNL_EXPR_CT_DREG, NFT_REG_1) || nftnl_expr_is_set(x, NFTNL_EXPR_CT_DIR))
+		    !u32_is(x, NFTNL_EXPR_CT_DREG, NFT_REG_1) ||
+		    nftnl_expr_is_set(x, NFTNL_EXPR_CT_DIR))
 			goto fail;
 		d->pos++;
 		if (!take_bitwise(d, &mask, sizeof(mask)) ||
@@ -654,7 +656,8 @@ static bool decode_rule(struct dec *d, struct nft_rule *out)
 	} else if ((x = peek(d, "reject"))) {
 		if (!u32_is(x, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH) ||
 		    !nftnl_expr_is_set(x, NFTNL_EXPR_REJECT_CODE) ||
-		    nftnl_expr_get_u8(x, NFTNL_EXPR_REJECT_CODE) != NFT_REJECT_ICMPX_ADMIN_PROHIBITED)
+		    nftnl_expr_get_u8(x, NFTNL_EXPR_REJECT_CODE) !=
+			    NFT_REJECT_ICMPX_ADMIN_PROHIBITED)
 			return false;
 		out->verdict = NFT_VERDICT_REJECT;
 		d->pos++;
@@ -710,10 +713,11 @@ void nft_decode_chain(struct nftnl_chain *nc, struct nft_chain *out)
 void nft_decode_set(struct nftnl_set *ns, struct nft_set *out)
 {
 	out->present = true;
-	out->flags = nftnl_set_is_set(ns, NFTNL_SET_FLAGS) ? nftnl_set_get_u32(ns, NFTNL_SET_FLAGS)
-							   : 0;
-	out->timeout_ms =
-		nftnl_set_is_set(ns, NFTNL_SET_TIMEOUT) ? nftnl_set_get_u64(ns, NFTNL_SET_TIMEOUT) : 0;
+	out->flags =
+		nftnl_set_is_set(ns, NFTNL_SET_FLAGS) ? nftnl_set_get_u32(ns, NFTNL_SET_FLAGS) : 0;
+	out->timeout_ms = nftnl_set_is_set(ns, NFTNL_SET_TIMEOUT)
+				  ? nftnl_set_get_u64(ns, NFTNL_SET_TIMEOUT)
+				  : 0;
 }
 
 static size_t raw_len_for_sort;

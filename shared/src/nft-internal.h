@@ -12,7 +12,7 @@
 #include "shield/nft-ruleset.h"
 
 /* nft's datatype ids for the set key types (nftables include/datatype.h). */
-#define NFT_DATATYPE_IPADDR 7
+#define NFT_DATATYPE_IPADDR  7
 #define NFT_DATATYPE_IP6ADDR 8
 
 struct nftnl_table *nft_encode_table(void);

@@ -24,11 +24,11 @@
 #include "shield/netns.h"
 #include "shield/nft-netlink.h"
 
-#define NFT_RECV_BUF (64 * 1024)
+#define NFT_RECV_BUF	   (64 * 1024)
 #define NFT_ACK_TIMEOUT_MS 10000
-#define NFT_DUMP_RETRIES 8
-#define NFT_ELEMS_PER_MSG 256 /* keeps each message's element list far below 64 KiB */
-#define NFT_LABEL_MAX 160
+#define NFT_DUMP_RETRIES   8
+#define NFT_ELEMS_PER_MSG  256 /* keeps each message's element list far below 64 KiB */
+#define NFT_LABEL_MAX	   160
 
 struct nft_sock {
 	struct mnl_socket *nl;
@@ -100,7 +100,7 @@ struct batch {
 	char *buf;
 	size_t len, cap;
 	uint32_t first_seq; /* seq of the first message that expects an ACK */
-	size_t n_msgs;      /* messages that expect an ACK */
+	size_t n_msgs;	    /* messages that expect an ACK */
 	char (*labels)[NFT_LABEL_MAX];
 	size_t cap_labels;
 	bool failed;
@@ -208,7 +208,8 @@ static const char *extack_msg(const struct nlmsghdr *nlh)
 		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
 	if (mnl_nlmsg_get_payload_len(nlh) < off)
 		return NULL;
-	mnl_attr_for_each_payload((const void *)((const char *)e + off), mnl_nlmsg_get_payload_len(nlh) - off)
+	mnl_attr_for_each_payload((const void *)((const char *)e + off),
+				  mnl_nlmsg_get_payload_len(nlh) - off)
 	{
 		if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
 		    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
@@ -601,8 +602,8 @@ static int gen_cb(const struct nlmsghdr *nlh, void *data)
 static int get_genid(struct nft_sock *s, uint32_t *id)
 {
 	char buf[256];
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK,
-						     s->seq++);
+	struct nlmsghdr *nlh =
+		nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, s->seq++);
 
 	return request(s, nlh, gen_cb, id);
 }

@@ -30,12 +30,11 @@ static const char *const chain_names[NFT_CHAIN_COUNT] = {
 
 /* Private ranges, rejected unless allowlisted (DESIGN.md "On-host contract"). */
 static const char *const private_ranges[] = {
-	"10.0.0.0/8",     "172.16.0.0/12", "192.168.0.0/16",
-	"169.254.0.0/16", "fc00::/7",      "fe80::/10",
+	"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "fc00::/7", "fe80::/10",
 };
 
 #define CT_ESTABLISHED_RELATED (NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED))
-#define CT_NEW NF_CT_STATE_BIT(IP_CT_NEW)
+#define CT_NEW		       NF_CT_STATE_BIT(IP_CT_NEW)
 
 const char *nft_set_name(enum nft_set_id id)
 {
@@ -363,8 +362,8 @@ int nft_ruleset_build(const struct nft_ruleset_params *p, struct nft_ruleset *ou
 	    p->upstream.family != AF_INET6)
 		return shield_error_set(err, -EINVAL, "no upstream DNS address for the ruleset");
 	if (p->loopback_ports.n && !p->gateway_v4.family && !p->gateway_v6.family)
-		return shield_error_set(err, -EINVAL,
-					"loopback ports given but no gateway address to reach them");
+		return shield_error_set(
+			err, -EINVAL, "loopback ports given but no gateway address to reach them");
 
 	out->table_present = true;
 	if (p->mode != SHIELD_MODE_BLOCK) {
@@ -839,12 +838,11 @@ static int verify_set(enum nft_set_id id, const struct nft_set *exp, const struc
 		snprintf(text, sizeof(text), "%s", b.s ? b.s : "?");
 		free(b.s);
 		if (!a)
-			return shield_error_set(err, -EPROTO, "set %s: static element %s is missing",
-						name, text);
-		if (a->expires_ms || (a->has_timeout && a->timeout_ms))
 			return shield_error_set(err, -EPROTO,
-						"set %s: static element %s would expire", name,
-						text);
+						"set %s: static element %s is missing", name, text);
+		if (a->expires_ms || (a->has_timeout && a->timeout_ms))
+			return shield_error_set(
+				err, -EPROTO, "set %s: static element %s would expire", name, text);
 	}
 	/* Elements that dnsmasq added since carry a timer; anything else is not ours. */
 	for (size_t i = 0; i < act->n_elems; i++) {
@@ -911,7 +909,8 @@ static bool chain_skeleton_matches(const struct nft_chain *exp, const struct nft
 			       act->rules[j].n_match == 2 &&
 			       act->rules[j].match[0].kind == NFT_MATCH_DADDR &&
 			       act->rules[j].match[1].kind == NFT_MATCH_DPORT &&
-			       act->rules[j].verdict == NFT_VERDICT_ACCEPT && !act->rules[j].log_prefix)
+			       act->rules[j].verdict == NFT_VERDICT_ACCEPT &&
+			       !act->rules[j].log_prefix)
 				j++;
 			continue;
 		}

@@ -20,15 +20,15 @@
 
 #include "shield/nft-netlink.h"
 
-static struct addr_prefix P(const char *s)
-{
+static struct addr_prefix P(const char *s) {
 	struct addr_prefix p;
 
 	assert_int_equal(addr_parse(s, strlen(s), &p, NULL), 0);
 	return p;
 }
 
-static struct addr_prefix allow[] = {{0}}, deny[] = {{0}};
+static struct addr_prefix allow[] = {{0}},
+			  deny[] = {{0}};
 
 static void build(enum shield_mode mode, struct nft_ruleset *rs)
 {
@@ -83,9 +83,9 @@ static void test_no_table(void **state)
 /* Applying replaces the table atomically: twice leaves one copy of everything. */
 static void test_apply_twice_and_switch_modes(void **state)
 {
-	static const enum shield_mode modes[] = {SHIELD_MODE_UP, SHIELD_MODE_UP, SHIELD_MODE_DOWN,
-						 SHIELD_MODE_BLOCK, SHIELD_MODE_DOWN_ALL,
-						 SHIELD_MODE_UP};
+	static const enum shield_mode modes[] = {SHIELD_MODE_UP,       SHIELD_MODE_UP,
+						 SHIELD_MODE_DOWN,     SHIELD_MODE_BLOCK,
+						 SHIELD_MODE_DOWN_ALL, SHIELD_MODE_UP};
 	struct nft_sock *s = sock_or_fail();
 	struct shield_error err = {0};
 
@@ -159,9 +159,11 @@ static void test_add_delete_elements(void **state)
 	build(SHIELD_MODE_UP, &rs);
 	apply_or_fail(s, &rs);
 	nft_ruleset_free(&rs);
-	assert_int_equal(nft_elems_add(s, NFT_SET_DENY_V6, v6, 3, NFT_TIMEOUT_SET_DEFAULT, &err), 0);
+	assert_int_equal(nft_elems_add(s, NFT_SET_DENY_V6, v6, 3, NFT_TIMEOUT_SET_DEFAULT, &err),
+			 0);
 	/* Adding what is there already is not an error. */
-	assert_int_equal(nft_elems_add(s, NFT_SET_DENY_V6, v6, 1, NFT_TIMEOUT_SET_DEFAULT, &err), 0);
+	assert_int_equal(nft_elems_add(s, NFT_SET_DENY_V6, v6, 1, NFT_TIMEOUT_SET_DEFAULT, &err),
+			 0);
 	assert_int_equal(nft_elems_list(s, NFT_SET_DENY_V6, &set, &err), 0);
 	assert_int_equal(set.n_elems, 3);
 	free(set.elems);
@@ -190,7 +192,8 @@ static void test_error_names_the_object(void **state)
 	/* Overlapping intervals: the kernel refuses the second. */
 	assert_int_equal(nft_elems_add(s, NFT_SET_DENY_V4, &wide, 1, NFT_TIMEOUT_SET_DEFAULT, &err),
 			 0);
-	assert_true(nft_elems_add(s, NFT_SET_DENY_V4, &inner, 1, NFT_TIMEOUT_SET_DEFAULT, &err) < 0);
+	assert_true(nft_elems_add(s, NFT_SET_DENY_V4, &inner, 1, NFT_TIMEOUT_SET_DEFAULT, &err) <
+		    0);
 	print_message("overlap: %s\n", err.msg);
 	assert_non_null(strstr(err.msg, "set deny_v4 (first 10.1.0.0)"));
 

@@ -21,8 +21,7 @@
 
 #include "nft-internal.h"
 
-static struct addr_prefix P(const char *s)
-{
+static struct addr_prefix P(const char *s) {
 	struct addr_prefix p;
 
 	assert_int_equal(addr_parse(s, strlen(s), &p, NULL), 0);
@@ -30,7 +29,8 @@ static struct addr_prefix P(const char *s)
 }
 
 /* Encode a rule into a netlink message and parse it back, as a dump would deliver it. */
-static struct nftnl_rule *through_netlink(struct nftnl_rule *in)
+static struct nftnl_rule *
+through_netlink(struct nftnl_rule *in)
 {
 	static char buf[16384];
 	struct nlmsghdr *nlh =
@@ -92,9 +92,9 @@ static void test_roundtrip_every_mode(void **state)
 /* Prefixes of every alignment come back as themselves. */
 static void test_roundtrip_prefixes(void **state)
 {
-	const char *prefixes[] = {"10.0.0.0/8",    "172.16.0.0/12", "192.168.0.0/16",
+	const char *prefixes[] = {"10.0.0.0/8",	   "172.16.0.0/12", "192.168.0.0/16",
 				  "198.18.0.0/15", "198.18.1.2",    "fc00::/7",
-				  "fe80::/10",     "2001:db8::/32", "2001:db8::1"};
+				  "fe80::/10",	   "2001:db8::/32", "2001:db8::1"};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {

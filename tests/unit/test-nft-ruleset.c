@@ -14,8 +14,7 @@
 
 #include "shield/nft-ruleset.h"
 
-static struct addr_prefix P(const char *s)
-{
+static struct addr_prefix P(const char *s) {
 	struct addr_prefix p;
 
 	assert_int_equal(addr_parse(s, strlen(s), &p, NULL), 0);
@@ -87,9 +86,9 @@ static void test_up_mode_order(void **state)
 	assert_true(find_rule(&rs.chains[NFT_CHAIN_INPUT], "icmpv6 type nd-router-advert") >= 0);
 	assert_int_equal(find_rule(out, "BYPASS"), -1);
 	/* Six private ranges, each logged and rejected. */
-	for (const char *const *r = (const char *const[]){"10.0.0.0/8", "172.16.0.0/12",
-						 "192.168.0.0/16", "169.254.0.0/16",
-						 "fc00::/7", "fe80::/10", NULL};
+	for (const char *const *r =
+		     (const char *const[]){"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+					   "169.254.0.0/16", "fc00::/7", "fe80::/10", NULL};
 	     *r; r++) {
 		int i = find_rule(out, *r);
 
@@ -177,45 +176,44 @@ static void test_bad_params(void **state)
 	assert_int_equal(nft_ruleset_build(&f.p, &rs, &err), -EINVAL);
 }
 
-static const char expected_up_v6[] =
-	"table inet terok_shield {\n"
-	"\tset allow_v4 {\n"
-	"\t\ttype ipv4_addr\n"
-	"\t\tflags interval,timeout\n"
-	"\t\ttimeout 1h30m\n"
-	"\t\telements = { 10.9.0.0/24, 198.18.0.0/15 }\n"
-	"\t}\n"
-	"\n"
-	"\tset allow_v6 {\n"
-	"\t\ttype ipv6_addr\n"
-	"\t\tflags interval,timeout\n"
-	"\t\ttimeout 1h30m\n"
-	"\t\telements = { 2001:db8:1::2 }\n"
-	"\t}\n"
-	"\n"
-	"\tset deny_v4 {\n"
-	"\t\ttype ipv4_addr\n"
-	"\t\tflags interval\n"
-	"\t\telements = { 198.18.1.4 }\n"
-	"\t}\n"
-	"\n"
-	"\tset deny_v6 {\n"
-	"\t\ttype ipv6_addr\n"
-	"\t\tflags interval\n"
-	"\t\telements = { fd00:1::2 }\n"
-	"\t}\n"
-	"\n"
-	"\tchain output {\n"
-	"\t\ttype filter hook output priority filter; policy drop;\n"
-	"\t\toifname \"lo\" accept\n"
-	"\t\tct state established,related accept\n"
-	"\t\ticmpv6 type nd-router-solicit accept\n"
-	"\t\ticmpv6 type nd-neighbor-solicit accept\n"
-	"\t\ticmpv6 type nd-neighbor-advert accept\n"
-	"\t\tip6 daddr fd00:53::1 udp dport 53 accept\n"
-	"\t\tip6 daddr fd00:53::1 tcp dport 53 accept\n"
-	"\t\tip daddr 10.0.2.2 tcp dport 8080 accept\n"
-	"\t\tip6 daddr fd00::2 tcp dport 8080 accept\n";
+static const char expected_up_v6[] = "table inet terok_shield {\n"
+				     "\tset allow_v4 {\n"
+				     "\t\ttype ipv4_addr\n"
+				     "\t\tflags interval,timeout\n"
+				     "\t\ttimeout 1h30m\n"
+				     "\t\telements = { 10.9.0.0/24, 198.18.0.0/15 }\n"
+				     "\t}\n"
+				     "\n"
+				     "\tset allow_v6 {\n"
+				     "\t\ttype ipv6_addr\n"
+				     "\t\tflags interval,timeout\n"
+				     "\t\ttimeout 1h30m\n"
+				     "\t\telements = { 2001:db8:1::2 }\n"
+				     "\t}\n"
+				     "\n"
+				     "\tset deny_v4 {\n"
+				     "\t\ttype ipv4_addr\n"
+				     "\t\tflags interval\n"
+				     "\t\telements = { 198.18.1.4 }\n"
+				     "\t}\n"
+				     "\n"
+				     "\tset deny_v6 {\n"
+				     "\t\ttype ipv6_addr\n"
+				     "\t\tflags interval\n"
+				     "\t\telements = { fd00:1::2 }\n"
+				     "\t}\n"
+				     "\n"
+				     "\tchain output {\n"
+				     "\t\ttype filter hook output priority filter; policy drop;\n"
+				     "\t\toifname \"lo\" accept\n"
+				     "\t\tct state established,related accept\n"
+				     "\t\ticmpv6 type nd-router-solicit accept\n"
+				     "\t\ticmpv6 type nd-neighbor-solicit accept\n"
+				     "\t\ticmpv6 type nd-neighbor-advert accept\n"
+				     "\t\tip6 daddr fd00:53::1 udp dport 53 accept\n"
+				     "\t\tip6 daddr fd00:53::1 tcp dport 53 accept\n"
+				     "\t\tip daddr 10.0.2.2 tcp dport 8080 accept\n"
+				     "\t\tip6 daddr fd00::2 tcp dport 8080 accept\n";
 
 static void test_render_up_ipv6_upstream(void **state)
 {

@@ -13,9 +13,9 @@
 #define ADDR_TEXT_MAX 64
 
 struct addr_prefix {
-	int family;       /* AF_INET or AF_INET6 */
+	int family;	  /* AF_INET or AF_INET6 */
 	uint8_t addr[16]; /* network byte order; IPv4 in the first 4 bytes */
-	uint8_t plen;     /* prefix length: 32/128 for a single address */
+	uint8_t plen;	  /* prefix length: 32/128 for a single address */
 };
 
 /*

@@ -16,18 +16,18 @@
 #include "params.h"
 #include "strlist.h"
 
-#define BUNDLE_FORMAT_VERSION 1
-#define BUNDLE_FILE_MAX (1024 * 1024) /* bytes in one bundle file */
-#define BUNDLE_LINES_MAX 65536        /* entries in one list file */
+#define BUNDLE_FORMAT_VERSION	   1
+#define BUNDLE_FILE_MAX		   (1024 * 1024) /* bytes in one bundle file */
+#define BUNDLE_LINES_MAX	   65536	 /* entries in one list file */
 #define BUNDLE_DEFAULT_SET_TIMEOUT (30 * 60)
 
 enum bundle_list {
 	BUNDLE_PROFILE_DOMAINS, /* profile.domains */
-	BUNDLE_LIVE_DOMAINS,    /* live.domains */
-	BUNDLE_DENIED_DOMAINS,  /* denied.domains */
+	BUNDLE_LIVE_DOMAINS,	/* live.domains */
+	BUNDLE_DENIED_DOMAINS,	/* denied.domains */
 	BUNDLE_PROFILE_ALLOWED, /* profile.allowed */
-	BUNDLE_LIVE_ALLOWED,    /* live.allowed */
-	BUNDLE_DENY_LIST,       /* deny.list */
+	BUNDLE_LIVE_ALLOWED,	/* live.allowed */
+	BUNDLE_DENY_LIST,	/* deny.list */
 };
 
 /* The file name of a list. */
@@ -89,16 +89,16 @@ int bundle_effective_ips(int dirfd, struct strlist *out, struct shield_error *er
  * with terok-shield) plus shield.conf ("key=value" lines) for the rest.
  */
 struct bundle_config {
-	unsigned version;             /* BUNDLE_FORMAT_VERSION */
-	char name[128];               /* container name, may be empty */
-	struct addr_prefix upstream;  /* upstream DNS address (host prefix) */
-	enum shield_mode mode;        /* up, down, down_all or block */
-	enum dns_policy dns_policy;   /* strict or open */
+	unsigned version;	     /* BUNDLE_FORMAT_VERSION */
+	char name[128];		     /* container name, may be empty */
+	struct addr_prefix upstream; /* upstream DNS address (host prefix) */
+	enum shield_mode mode;	     /* up, down, down_all or block */
+	enum dns_policy dns_policy;  /* strict or open */
 	struct port_list loopback_ports;
 	struct addr_prefix gateway_v4; /* family 0 when unset */
 	struct addr_prefix gateway_v6; /* family 0 when unset */
-	uint32_t set_timeout;         /* seconds, allow-set element timeout */
-	struct strlist profiles;      /* profile names in order */
+	uint32_t set_timeout;	       /* seconds, allow-set element timeout */
+	struct strlist profiles;       /* profile names in order */
 };
 
 /* Defaults: version 1, mode up, policy strict, timeout 30m, no ports, no gateways. */

@@ -14,10 +14,10 @@
 
 struct dnsmasq_params {
 	const struct addr_prefix *upstream; /* upstream DNS server (host address) */
-	const struct strlist *domains;      /* effective, normalised domains */
-	const struct strlist *denied;       /* denied domains, answered NXDOMAIN; may be NULL */
-	const char *pid_path;               /* absolute */
-	const char *log_path;               /* absolute; NULL disables query logging */
+	const struct strlist *domains;	    /* effective, normalised domains */
+	const struct strlist *denied;	    /* denied domains, answered NXDOMAIN; may be NULL */
+	const char *pid_path;		    /* absolute */
+	const char *log_path;		    /* absolute; NULL disables query logging */
 	enum dns_policy policy;
 	uint32_t set_timeout; /* seconds; cache TTLs are capped below it */
 };

@@ -7,7 +7,7 @@
 
 #include "error.h"
 
-#define DOMAIN_NAME_MAX 253
+#define DOMAIN_NAME_MAX	 253
 #define DOMAIN_LABEL_MAX 63
 /* Room for a normalised name plus its terminating NUL. */
 #define DOMAIN_BUF_SIZE (DOMAIN_NAME_MAX + 1)

@@ -10,7 +10,7 @@
 #define SHIELD_ERROR_MSG_MAX 1024
 
 struct shield_error {
-	int code;                       /* negative errno, 0 when unset */
+	int code;			/* negative errno, 0 when unset */
 	char msg[SHIELD_ERROR_MSG_MAX]; /* one line, no trailing newline */
 };
 

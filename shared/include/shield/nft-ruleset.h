@@ -18,14 +18,14 @@
 #include "params.h"
 
 #define NFT_TABLE_FAMILY_NAME "inet"
-#define NFT_TABLE_NAME "terok_shield"
-#define NFT_NFLOG_GROUP 100
+#define NFT_TABLE_NAME	      "terok_shield"
+#define NFT_NFLOG_GROUP	      100
 
 #define NFT_PREFIX_ALLOWED "TEROK_SHIELD_ALLOWED: "
-#define NFT_PREFIX_DENIED "TEROK_SHIELD_DENIED: "
+#define NFT_PREFIX_DENIED  "TEROK_SHIELD_DENIED: "
 #define NFT_PREFIX_BLOCKED "TEROK_SHIELD_BLOCKED: "
 #define NFT_PREFIX_PRIVATE "TEROK_SHIELD_PRIVATE: "
-#define NFT_PREFIX_BYPASS "TEROK_SHIELD_BYPASS: "
+#define NFT_PREFIX_BYPASS  "TEROK_SHIELD_BYPASS: "
 
 enum nft_set_id {
 	NFT_SET_ALLOW_V4,
@@ -54,7 +54,7 @@ struct nft_elem {
 
 struct nft_set {
 	bool present;
-	uint32_t flags;      /* NFT_SET_* from linux/netfilter/nf_tables.h */
+	uint32_t flags;	     /* NFT_SET_* from linux/netfilter/nf_tables.h */
 	uint64_t timeout_ms; /* set default timeout, 0 = none */
 	struct nft_elem *elems;
 	size_t n_elems;
@@ -62,23 +62,23 @@ struct nft_set {
 };
 
 enum nft_match_kind {
-	NFT_MATCH_OIFNAME_LO,    /* oifname "lo" */
-	NFT_MATCH_IIFNAME_LO,    /* iifname "lo" */
-	NFT_MATCH_CT_STATE,      /* ct state <mask> (any bit set) */
-	NFT_MATCH_ICMPV6_TYPE,   /* icmpv6 type <u8> */
-	NFT_MATCH_DADDR,         /* ip/ip6 daddr <prefix> */
-	NFT_MATCH_DADDR_SET,     /* ip/ip6 daddr @set */
-	NFT_MATCH_DPORT,         /* tcp/udp dport <port> */
+	NFT_MATCH_OIFNAME_LO,  /* oifname "lo" */
+	NFT_MATCH_IIFNAME_LO,  /* iifname "lo" */
+	NFT_MATCH_CT_STATE,    /* ct state <mask> (any bit set) */
+	NFT_MATCH_ICMPV6_TYPE, /* icmpv6 type <u8> */
+	NFT_MATCH_DADDR,       /* ip/ip6 daddr <prefix> */
+	NFT_MATCH_DADDR_SET,   /* ip/ip6 daddr @set */
+	NFT_MATCH_DPORT,       /* tcp/udp dport <port> */
 };
 
 struct nft_match {
 	enum nft_match_kind kind;
-	uint32_t ct_mask;           /* CT_STATE: NF_CT_STATE_BIT(...) mask */
-	uint8_t icmp_type;          /* ICMPV6_TYPE */
-	struct addr_prefix prefix;  /* DADDR */
-	enum nft_set_id set;        /* DADDR_SET */
-	uint8_t l4proto;            /* DPORT: IPPROTO_TCP or IPPROTO_UDP */
-	uint16_t port;              /* DPORT, host order */
+	uint32_t ct_mask;	   /* CT_STATE: NF_CT_STATE_BIT(...) mask */
+	uint8_t icmp_type;	   /* ICMPV6_TYPE */
+	struct addr_prefix prefix; /* DADDR */
+	enum nft_set_id set;	   /* DADDR_SET */
+	uint8_t l4proto;	   /* DPORT: IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;		   /* DPORT, host order */
 };
 
 enum nft_verdict {
@@ -89,16 +89,16 @@ enum nft_verdict {
 };
 
 #define NFT_RULE_MATCHES_MAX 3
-#define NFT_RULE_TEXT_MAX 512
+#define NFT_RULE_TEXT_MAX    512
 
 struct nft_rule {
 	struct nft_match match[NFT_RULE_MATCHES_MAX];
 	size_t n_match;
 	const char *log_prefix; /* static string, NULL = no log statement */
 	enum nft_verdict verdict;
-	bool unknown;                      /* decoded from the kernel but not one of ours */
+	bool unknown;			      /* decoded from the kernel but not one of ours */
 	char unknown_text[NFT_RULE_TEXT_MAX]; /* libnftnl's description of such a rule */
-	uint64_t handle;                   /* kernel handle when decoded, else 0 */
+	uint64_t handle;		      /* kernel handle when decoded, else 0 */
 };
 
 enum nft_chain_id {
@@ -109,10 +109,10 @@ enum nft_chain_id {
 
 struct nft_chain {
 	bool present;
-	bool base;          /* a base chain (type filter hook ...) */
-	uint32_t hooknum;   /* NF_INET_LOCAL_OUT / NF_INET_LOCAL_IN */
-	int32_t priority;   /* 0 = filter */
-	uint32_t policy;    /* NF_ACCEPT or NF_DROP */
+	bool base;	  /* a base chain (type filter hook ...) */
+	uint32_t hooknum; /* NF_INET_LOCAL_OUT / NF_INET_LOCAL_IN */
+	int32_t priority; /* 0 = filter */
+	uint32_t policy;  /* NF_ACCEPT or NF_DROP */
 	struct nft_rule *rules;
 	size_t n_rules;
 	size_t cap_rules;
@@ -125,21 +125,21 @@ struct nft_ruleset {
 	bool table_present;
 	struct nft_set sets[NFT_SET_COUNT];
 	struct nft_chain chains[NFT_CHAIN_COUNT];
-	size_t n_foreign; /* sets or chains in the table that shield never makes */
+	size_t n_foreign;  /* sets or chains in the table that shield never makes */
 	char foreign[256]; /* names of the first few, for messages */
 };
 
 /* What a mode's ruleset is built from (all from the state bundle). */
 struct nft_ruleset_params {
-	enum shield_mode mode;          /* up, down, down_all or block */
-	struct addr_prefix upstream;    /* DNS server the output chain lets through */
+	enum shield_mode mode;	     /* up, down, down_all or block */
+	struct addr_prefix upstream; /* DNS server the output chain lets through */
 	struct port_list loopback_ports;
-	struct addr_prefix gateway_v4;  /* family 0 = none */
-	struct addr_prefix gateway_v6;  /* family 0 = none */
-	uint32_t set_timeout;           /* seconds */
+	struct addr_prefix gateway_v4;	 /* family 0 = none */
+	struct addr_prefix gateway_v6;	 /* family 0 = none */
+	uint32_t set_timeout;		 /* seconds */
 	const struct addr_prefix *allow; /* static allow entries (effective IPs) */
 	size_t n_allow;
-	const struct addr_prefix *deny;  /* deny.list entries */
+	const struct addr_prefix *deny; /* deny.list entries */
 	size_t n_deny;
 };
 

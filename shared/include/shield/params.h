@@ -8,7 +8,7 @@
 #include "error.h"
 
 enum shield_mode {
-	SHIELD_MODE_UP,       /* default deny, allowlist accepted */
+	SHIELD_MODE_UP,	      /* default deny, allowlist accepted */
 	SHIELD_MODE_DOWN,     /* accept and log, deny list and private ranges refused */
 	SHIELD_MODE_DOWN_ALL, /* accept and log, only the deny list refused */
 	SHIELD_MODE_BLOCK,    /* nothing but loopback, established and neighbour discovery */

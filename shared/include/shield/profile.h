@@ -11,8 +11,8 @@
 #include "error.h"
 #include "strlist.h"
 
-#define PROFILE_NAME_MAX 64
-#define PROFILE_FILE_MAX (256 * 1024)
+#define PROFILE_NAME_MAX  64
+#define PROFILE_FILE_MAX  (256 * 1024)
 #define PROFILE_LINES_MAX 8192
 
 /*

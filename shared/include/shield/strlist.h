@@ -11,7 +11,10 @@ struct strlist {
 	size_t cap;
 };
 
-#define STRLIST_INIT {NULL, 0, 0}
+#define STRLIST_INIT                                                                               \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 /* Free every item and the array; the list is empty and reusable afterwards. */
 void strlist_free(struct strlist *l);
