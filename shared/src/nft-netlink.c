@@ -669,11 +669,8 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	if (ours(nftnl_chain_get_u32(nc, NFTNL_CHAIN_FAMILY),
 		 nftnl_chain_get_str(nc, NFTNL_CHAIN_TABLE))) {
 		const char *name = nftnl_chain_get_str(nc, NFTNL_CHAIN_NAME);
-		int found = -1;
+		int found = nft_chain_lookup(name);
 
-		for (int i = 0; name && i < NFT_CHAIN_COUNT; i++)
-			if (strcmp(name, nft_chain_name(i)) == 0)
-				found = i;
 		if (found < 0)
 			note_foreign(ctx->rs, "chain", name ? name : "?");
 		else
@@ -699,14 +696,12 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	if (ours(nftnl_rule_get_u32(nr, NFTNL_RULE_FAMILY),
 		 nftnl_rule_get_str(nr, NFTNL_RULE_TABLE))) {
-		const char *chain = nftnl_rule_get_str(nr, NFTNL_RULE_CHAIN);
+		int id = nft_chain_lookup(nftnl_rule_get_str(nr, NFTNL_RULE_CHAIN));
+		struct nft_chain *c = id >= 0 ? &ctx->rs->chains[id] : NULL;
+		struct nft_rule rule;
 
-		for (int i = 0; chain && i < NFT_CHAIN_COUNT; i++) {
-			struct nft_rule rule;
-			struct nft_chain *c = &ctx->rs->chains[i];
-
-			if (strcmp(chain, nft_chain_name(i)) != 0 || !c->present)
-				continue;
+		/* Rules of foreign chains are not decoded: the chain is reported already. */
+		if (c && c->present) {
 			if (c->n_rules >= DUMP_RULES_MAX) {
 				ctx->error = -E2BIG;
 				nftnl_rule_free(nr);

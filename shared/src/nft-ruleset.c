@@ -59,6 +59,14 @@ const char *nft_chain_name(enum nft_chain_id id)
 	return (unsigned)id < NFT_CHAIN_COUNT ? chain_names[id] : "?";
 }
 
+int nft_chain_lookup(const char *name)
+{
+	for (int i = 0; name && i < NFT_CHAIN_COUNT; i++)
+		if (strcmp(chain_names[i], name) == 0)
+			return i;
+	return -ENOENT;
+}
+
 void nft_ruleset_free(struct nft_ruleset *rs)
 {
 	if (!rs)

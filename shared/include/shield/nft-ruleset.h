@@ -120,6 +120,8 @@ struct nft_chain {
 
 /* "output", "input". */
 const char *nft_chain_name(enum nft_chain_id id);
+/* Chain id by name, or -ENOENT. */
+int nft_chain_lookup(const char *name);
 
 struct nft_ruleset {
 	bool table_present;
