@@ -336,24 +336,15 @@ int bundle_read_list(int dirfd, enum bundle_list which, struct strlist *out,
 	if (r < 0)
 		return r;
 
-	for (size_t pos = 0; pos < len;) {
-		const char *s = text + pos, *nl = memchr(s, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - s) : len - pos;
-		const char *hash = memchr(s, '#', n);
+	const char *s;
+	size_t n, pos = 0;
+
+	while (text_next_entry(text, len, &pos, &line, &s, &n)) {
 		char norm[DOMAIN_BUF_SIZE];
 
-		pos += n + 1;
-		if (++line > BUNDLE_LINES_MAX)
+		if (line > BUNDLE_LINES_MAX)
 			return shield_error_set(err, -E2BIG, "%s: more than %d lines", name,
 						BUNDLE_LINES_MAX);
-		if (hash)
-			n = (size_t)(hash - s);
-		while (n > 0 && is_blank(s[0])) {
-			s++;
-			n--;
-		}
-		while (n > 0 && is_blank(s[n - 1]))
-			n--;
 		if (n == 0)
 			continue;
 		r = normalize_entry(domains, s, n, norm, err);

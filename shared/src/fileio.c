@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "shield/macro.h"
+#include <string.h>
+
 #include "fileio.h"
 
 int read_fd_capped(int fd, size_t cap, char **out, size_t *len)
@@ -61,4 +63,36 @@ int read_fd_capped(int fd, size_t cap, char **out, size_t *len)
 	if (len)
 		*len = used;
 	return 0;
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+bool text_next_entry(const char *text, size_t len, size_t *pos, size_t *line, const char **entry,
+		     size_t *n)
+{
+	const char *s, *nl, *hash;
+	size_t k;
+
+	if (*pos >= len)
+		return false;
+	s = text + *pos;
+	nl = memchr(s, '\n', len - *pos);
+	k = nl ? (size_t)(nl - s) : len - *pos;
+	*pos += k + 1;
+	(*line)++;
+	hash = memchr(s, '#', k);
+	if (hash)
+		k = (size_t)(hash - s);
+	while (k > 0 && is_blank(s[0])) {
+		s++;
+		k--;
+	}
+	while (k > 0 && is_blank(s[k - 1]))
+		k--;
+	*entry = s;
+	*n = k;
+	return true;
 }

@@ -23,11 +23,6 @@
 /* Bound on the names a profiles directory may contribute to a listing. */
 #define PROFILE_LIST_MAX 4096
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
 /* An entry is read as an address if it could only be one: digits and dots
  * (and a '/'), or hex digits with a ':'. Everything else is a domain, so
  * "a/b.com" is reported as a bad domain, not as a bad address. */
@@ -73,24 +68,15 @@ int profile_parse(const char *name, const char *text, size_t len, struct strlist
 	if (len > PROFILE_FILE_MAX)
 		return shield_error_set(err, -EFBIG, "%s: larger than %d bytes", name,
 					PROFILE_FILE_MAX);
-	for (size_t pos = 0; pos < len;) {
-		const char *s = text + pos, *nl = memchr(s, '\n', len - pos), *hash;
-		size_t n = nl ? (size_t)(nl - s) : len - pos;
+	const char *s;
+	size_t n, pos = 0;
+
+	while (text_next_entry(text, len, &pos, &line, &s, &n)) {
 		char norm[DOMAIN_BUF_SIZE];
 
-		pos += n + 1;
-		if (++line > PROFILE_LINES_MAX)
+		if (line > PROFILE_LINES_MAX)
 			return shield_error_set(err, -E2BIG, "%s: more than %d lines", name,
 						PROFILE_LINES_MAX);
-		hash = memchr(s, '#', n);
-		if (hash)
-			n = (size_t)(hash - s);
-		while (n > 0 && is_blank(s[0])) {
-			s++;
-			n--;
-		}
-		while (n > 0 && is_blank(s[n - 1]))
-			n--;
 		if (n == 0)
 			continue;
 
