@@ -720,12 +720,11 @@ void nft_decode_set(struct nftnl_set *ns, struct nft_set *out)
 				  : 0;
 }
 
-static size_t raw_len_for_sort;
-
-static int raw_cmp(const void *a, const void *b)
+/* qsort_r comparator; arg points at the key length. */
+static int raw_cmp(const void *a, const void *b, void *arg)
 {
 	const struct nft_raw_elem *x = a, *y = b;
-	int c = memcmp(x->key, y->key, raw_len_for_sort);
+	int c = memcmp(x->key, y->key, *(const size_t *)arg);
 
 	if (c)
 		return c;
@@ -792,9 +791,8 @@ int nft_raw_elems_finish(struct nft_raw_elems *acc, int family, struct nft_set *
 	size_t n = acc->n, len = elem_len(family);
 	int r = 0;
 
-	raw_len_for_sort = len;
 	if (n > 1)
-		qsort(raw, n, sizeof(*raw), raw_cmp);
+		qsort_r(raw, n, sizeof(*raw), raw_cmp, &len);
 	for (size_t i = 0; i < n; i++) {
 		struct nft_elem el;
 

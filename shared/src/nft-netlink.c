@@ -32,21 +32,21 @@
 
 struct nft_sock {
 	struct mnl_socket *nl;
+	char *rbuf; /* NFT_RECV_BUF bytes for every answer read on this socket */
 	uint32_t portid;
 	uint32_t seq;
 };
 
 int nft_sock_open(struct nft_sock **out, struct shield_error *err)
 {
-	struct nft_sock *s = calloc(1, sizeof(*s));
+	_cleanup_nft_sock_ struct nft_sock *s = calloc(1, sizeof(*s));
 	int one = 1, r;
 
-	if (!s)
+	if (!s || !(s->rbuf = malloc(NFT_RECV_BUF)))
 		return shield_error_set(err, -ENOMEM, "out of memory");
 	s->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!s->nl) {
 		r = negative_errno();
-		free(s);
 		return shield_error_set(err, r, "cannot open an nftables netlink socket: %s",
 					strerror(-r));
 	}
@@ -55,14 +55,12 @@ int nft_sock_open(struct nft_sock **out, struct shield_error *err)
 	mnl_socket_setsockopt(s->nl, NETLINK_CAP_ACK, &one, sizeof(one));
 	if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		r = negative_errno();
-		mnl_socket_close(s->nl);
-		free(s);
 		return shield_error_set(err, r, "cannot bind the nftables netlink socket: %s",
 					strerror(-r));
 	}
 	s->portid = mnl_socket_get_portid(s->nl);
 	s->seq = (uint32_t)time(NULL);
-	*out = s;
+	*out = TAKE_PTR(s);
 	return 0;
 }
 
@@ -89,7 +87,9 @@ void nft_sock_close(struct nft_sock *s)
 {
 	if (!s)
 		return;
-	mnl_socket_close(s->nl);
+	if (s->nl)
+		mnl_socket_close(s->nl);
+	free(s->rbuf);
 	free(s);
 }
 
@@ -240,7 +240,6 @@ static int wait_readable(struct nft_sock *s, int timeout_ms)
 static int batch_send(struct nft_sock *s, struct batch *b, const char *what,
 		      struct shield_error *err)
 {
-	_cleanup_free_ char *rbuf = NULL;
 	size_t acked = 0;
 	int first_error = 0;
 	char first_label[NFT_LABEL_MAX] = "";
@@ -249,9 +248,6 @@ static int batch_send(struct nft_sock *s, struct batch *b, const char *what,
 
 	if (b->failed)
 		return shield_error_set(err, -ENOMEM, "%s: out of memory building the batch", what);
-	rbuf = malloc(NFT_RECV_BUF);
-	if (!rbuf)
-		return shield_error_set(err, -ENOMEM, "out of memory");
 	/* A large batch is one datagram: make room for it (FORCE works as root). */
 	if (setsockopt(mnl_socket_get_fd(s->nl), SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf,
 		       sizeof(sndbuf)) < 0)
@@ -270,13 +266,13 @@ static int batch_send(struct nft_sock *s, struct batch *b, const char *what,
 		if (r < 0)
 			return shield_error_set(err, r, "%s: no answer from nf_tables: %s", what,
 						strerror(-r));
-		n = mnl_socket_recvfrom(s->nl, rbuf, NFT_RECV_BUF);
+		n = mnl_socket_recvfrom(s->nl, s->rbuf, NFT_RECV_BUF);
 		if (n < 0) {
 			r = negative_errno();
 			return shield_error_set(err, r, "%s: reading nf_tables answers: %s", what,
 						strerror(-r));
 		}
-		for (struct nlmsghdr *nlh = (struct nlmsghdr *)rbuf; mnl_nlmsg_ok(nlh, (int)n);
+		for (struct nlmsghdr *nlh = (struct nlmsghdr *)s->rbuf; mnl_nlmsg_ok(nlh, (int)n);
 		     nlh = mnl_nlmsg_next(nlh, (int *)&n)) {
 			const struct nlmsgerr *e;
 			uint32_t idx;
@@ -557,12 +553,9 @@ int nft_elems_delete(struct nft_sock *s, enum nft_set_id set, const struct addr_
 /* Send one request and run cb over every answer until NLMSG_DONE or the ACK. */
 static int request(struct nft_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
-	_cleanup_free_ char *rbuf = malloc(NFT_RECV_BUF);
 	uint32_t seq = nlh->nlmsg_seq;
 	int r;
 
-	if (!rbuf)
-		return -ENOMEM;
 	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
 		return negative_errno();
 	for (;;) {
@@ -571,10 +564,10 @@ static int request(struct nft_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *
 		r = wait_readable(s, NFT_ACK_TIMEOUT_MS);
 		if (r < 0)
 			return r;
-		n = mnl_socket_recvfrom(s->nl, rbuf, NFT_RECV_BUF);
+		n = mnl_socket_recvfrom(s->nl, s->rbuf, NFT_RECV_BUF);
 		if (n < 0)
 			return negative_errno();
-		r = mnl_cb_run(rbuf, (size_t)n, seq, s->portid, cb, data);
+		r = mnl_cb_run(s->rbuf, (size_t)n, seq, s->portid, cb, data);
 		if (r < 0)
 			return negative_errno(); /* EINTR = dump interrupted (NLM_F_DUMP_INTR) */
 		if (r == MNL_CB_STOP)

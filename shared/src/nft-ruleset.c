@@ -768,12 +768,27 @@ static bool elem_same_range(const struct nft_elem *a, const struct nft_elem *b)
 	       memcmp(a->last, b->last, len) == 0;
 }
 
+/*
+ * The element of s covering exactly e's range. Sets are kept sorted by first
+ * address (nft_ruleset_build and the dump decoder both sort, and ranges in an
+ * interval set never overlap), so this is a binary search.
+ */
 static const struct nft_elem *set_find(const struct nft_set *s, const struct nft_elem *e)
 {
-	for (size_t i = 0; i < s->n_elems; i++)
-		if (elem_same_range(&s->elems[i], e))
-			return &s->elems[i];
-	return NULL;
+	const struct nft_elem *found =
+		s->n_elems ? bsearch(e, s->elems, s->n_elems, sizeof(*e), elem_cmp) : NULL;
+
+	return found && elem_same_range(found, e) ? found : NULL;
+}
+
+/* An element's text for a message. */
+static void elem_text(const struct nft_elem *e, char *out, size_t size)
+{
+	struct sbuf b = {0};
+
+	render_elem(&b, e);
+	snprintf(out, size, "%s", b.failed || !b.s ? "?" : b.s);
+	free(b.s);
 }
 
 static int verify_chain(enum nft_chain_id id, const struct nft_chain *exp,
@@ -840,30 +855,27 @@ static int verify_set(enum nft_set_id id, const struct nft_set *exp, const struc
 	for (size_t i = 0; i < exp->n_elems; i++) {
 		const struct nft_elem *e = &exp->elems[i];
 		const struct nft_elem *a = set_find(act, e);
-		struct sbuf b = {0};
 
-		render_elem(&b, e);
-		snprintf(text, sizeof(text), "%s", b.s ? b.s : "?");
-		free(b.s);
-		if (!a)
+		if (!a) {
+			elem_text(e, text, sizeof(text));
 			return shield_error_set(err, -EPROTO,
 						"set %s: static element %s is missing", name, text);
-		if (a->expires_ms || (a->has_timeout && a->timeout_ms))
+		}
+		if (a->expires_ms || (a->has_timeout && a->timeout_ms)) {
+			elem_text(e, text, sizeof(text));
 			return shield_error_set(
 				err, -EPROTO, "set %s: static element %s would expire", name, text);
+		}
 	}
 	/* Elements that dnsmasq added since carry a timer; anything else is not ours. */
 	for (size_t i = 0; i < act->n_elems; i++) {
 		const struct nft_elem *a = &act->elems[i];
-		struct sbuf b = {0};
 
 		if (set_find(exp, a))
 			continue;
 		if ((exp->flags & NFT_SET_TIMEOUT) && a->expires_ms)
 			continue;
-		render_elem(&b, a);
-		snprintf(text, sizeof(text), "%s", b.s ? b.s : "?");
-		free(b.s);
+		elem_text(a, text, sizeof(text));
 		return shield_error_set(err, -EPROTO, "set %s: unexpected element %s", name, text);
 	}
 	return 0;

@@ -52,6 +52,7 @@ struct nft_elem {
 	uint64_t expires_ms; /* remaining time reported by the kernel, 0 = none */
 };
 
+/* Elements are kept sorted by first address (ranges never overlap). */
 struct nft_set {
 	bool present;
 	uint32_t flags;	     /* NFT_SET_* from linux/netfilter/nf_tables.h */
