@@ -101,22 +101,6 @@ static int read_existing(int dirfd, struct existing *e, struct shield_error *err
 	return r;
 }
 
-/* (a ∪ b) − minus, in order. */
-static int effective(const struct strlist *a, const struct strlist *b, const struct strlist *minus,
-		     struct strlist *out)
-{
-	const struct strlist *parts[] = {a, b};
-
-	for (size_t p = 0; p < 2; p++)
-		for (size_t i = 0; i < parts[p]->n; i++) {
-			if (strlist_contains(minus, parts[p]->items[i]))
-				continue;
-			if (strlist_add_unique(out, parts[p]->items[i]) < 0)
-				return -ENOMEM;
-		}
-	return 0;
-}
-
 static int write_lists(int dirfd, const struct strlist *domains, const struct strlist *ips,
 		       const struct existing *e, struct shield_error *err)
 {
@@ -307,8 +291,10 @@ int cmd_prepare(struct cli *cli, int argc, char **argv)
 		if (read_existing(dirfd, &existing, &err) < 0)
 			goto fail;
 	}
-	if (effective(&domains, &existing.live_domains, &existing.denied_domains, &eff_domains) <
-	    0) {
+	/* Effective domains, as bundle_effective_domains() will read them back. */
+	if (strlist_merge_unique(&eff_domains, &domains, &existing.denied_domains) < 0 ||
+	    strlist_merge_unique(&eff_domains, &existing.live_domains, &existing.denied_domains) <
+		    0) {
 		shield_error_set(&err, -ENOMEM, "out of memory");
 		goto fail;
 	}

@@ -38,11 +38,3 @@ static inline void strset_freep(struct strset *s)
 	strset_free(s);
 }
 #define _cleanup_strset_ __attribute__((cleanup(strset_freep)))
-
-/*
- * Append a copy of each item of src to dst unless dst or skip (may be NULL)
- * holds it, keeping order; returns 0 or -ENOMEM (dst may then be partly
- * extended).
- */
-int strlist_merge_unique(struct strlist *dst, const struct strlist *src,
-			 const struct strlist *skip);

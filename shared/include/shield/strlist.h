@@ -31,6 +31,14 @@ bool strlist_contains(const struct strlist *l, const char *s);
 /* Remove s, keeping order; returns 1 removed, 0 absent. */
 int strlist_remove(struct strlist *l, const char *s);
 
+/*
+ * Append a copy of each item of src to dst unless dst or skip (may be NULL)
+ * holds it, keeping order, in linear time; returns 0 or -ENOMEM (dst may
+ * then be partly extended).
+ */
+int strlist_merge_unique(struct strlist *dst, const struct strlist *src,
+			 const struct strlist *skip);
+
 /* Join the items with sep into a new string (NULL on -ENOMEM). */
 char *strlist_join(const struct strlist *l, const char *sep);
 
