@@ -26,8 +26,7 @@ static void expect_bad_len(const char *in, size_t len, const char *why)
 	assert_int_equal(addr_parse(in, len, &a, &err), -EINVAL);
 	assert_int_equal(err.code, -EINVAL);
 	assert_msg_contains(&err, why);
-	for (const char *p = err.msg; *p; p++)
-		assert_true(*p >= 0x20 && *p < 0x7f);
+	assert_msg_printable(&err);
 }
 
 static void expect_bad(const char *in, const char *why)

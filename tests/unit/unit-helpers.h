@@ -93,3 +93,10 @@ static inline char *unit_read(const char *dir, const char *name)
 		if (!strstr((err)->msg, (needle)))                                                 \
 			fail_msg("message \"%s\" lacks \"%s\"", (err)->msg, (needle));             \
 	} while (0)
+
+/* An error message is one line of printable ASCII, whatever the input was. */
+#define assert_msg_printable(err)                                                                  \
+	do {                                                                                       \
+		for (const char *_p = (err)->msg; *_p; _p++)                                       \
+			assert_true(*_p >= 0x20 && *_p < 0x7f);                                    \
+	} while (0)
