@@ -18,6 +18,11 @@ static const struct {
 	{"preview", cmd_preview, "print a bundle's ruleset in nft syntax"},
 	{"apply", cmd_apply, "commit and verify a bundle's ruleset in a network namespace"},
 	{"rules", cmd_rules, "print what the kernel holds in a namespace, and its mode"},
+	{"run", cmd_run, "prepare a bundle and exec podman run with shield's arguments"},
+	{"attach", cmd_attach, "shield a network namespace podman does not manage"},
+	{"detach", cmd_detach, "stop shielding a namespace attached with 'attach'"},
+	{"setup", cmd_setup, "install the OCI hook descriptors for podman"},
+	{"check", cmd_check, "report whether this host can run shielded containers"},
 };
 
 static void usage(FILE *out)
@@ -36,7 +41,7 @@ static void usage(FILE *out)
 		     "\n"
 		     "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nRun 'shield COMMAND --help' for a command's options.\n");
 }
 
