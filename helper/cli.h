@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "shield/bundle-rules.h"
 #include "shield/bundle.h"
 #include "shield/error.h"
 #include "shield/nft-ruleset.h"
@@ -34,25 +35,6 @@ int cli_check_name(const char *name, struct shield_error *err);
 
 /* The bundle directory: --state-dir if given, else STATE_ROOT/containers/NAME (malloc'd). */
 char *cli_bundle_path(const struct cli *cli, const char *state_dir, const char *name);
-
-/*
- * Everything a ruleset is built from, read and validated from an open
- * bundle: config, effective IPs and the deny list.
- */
-struct cli_bundle {
-	struct bundle_config config;
-	struct addr_prefix *allow;
-	size_t n_allow;
-	struct addr_prefix *deny;
-	size_t n_deny;
-};
-
-void cli_bundle_free(struct cli_bundle *b);
-int cli_bundle_load(int dirfd, struct cli_bundle *b, struct shield_error *err);
-
-/* Build the ruleset of mode for a loaded bundle. */
-int cli_bundle_ruleset(const struct cli_bundle *b, enum shield_mode mode, struct nft_ruleset *rs,
-		       struct shield_error *err);
 
 int cmd_prepare(struct cli *cli, int argc, char **argv);
 int cmd_preview(struct cli *cli, int argc, char **argv);

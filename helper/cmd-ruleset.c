@@ -104,7 +104,7 @@ static int parse_opts(struct cli *cli, int argc, char **argv, struct ruleset_opt
 
 /* Open the bundle, load it and build the ruleset of the requested (or its own) mode. */
 static int load_ruleset(const struct cli *cli, const struct ruleset_opts *o, int *dirfd,
-			struct cli_bundle *b, enum shield_mode *mode, struct nft_ruleset *rs,
+			struct bundle_rules *b, enum shield_mode *mode, struct nft_ruleset *rs,
 			struct shield_error *err)
 {
 	_cleanup_free_ char *path = NULL;
@@ -118,20 +118,20 @@ static int load_ruleset(const struct cli *cli, const struct ruleset_opts *o, int
 	*dirfd = bundle_open(path, false, err);
 	if (*dirfd < 0)
 		return *dirfd;
-	r = cli_bundle_load(*dirfd, b, err);
+	r = bundle_rules_load(*dirfd, b, err);
 	if (r < 0)
 		return shield_error_prefix(err, "bundle %s: ", path);
 	*mode = b->config.mode;
 	if (o->mode && shield_mode_parse(o->mode, mode, err) < 0)
 		return -EINVAL;
-	return cli_bundle_ruleset(b, *mode, rs, err);
+	return bundle_rules_build(b, *mode, rs, err);
 }
 
 int cmd_preview(struct cli *cli, int argc, char **argv)
 {
 	struct ruleset_opts o = {0};
 	struct shield_error err = {0};
-	struct cli_bundle b = {0};
+	struct bundle_rules b = {0};
 	struct nft_ruleset rs = {0};
 	_cleanup_close_ int dirfd = -1;
 	_cleanup_free_ char *text = NULL;
@@ -147,7 +147,7 @@ int cmd_preview(struct cli *cli, int argc, char **argv)
 			r = shield_error_set(&err, -ENOMEM, "out of memory");
 	}
 	nft_ruleset_free(&rs);
-	cli_bundle_free(&b);
+	bundle_rules_free(&b);
 	if (r < 0)
 		return cli_fail(cli, &err);
 	fputs(text, stdout);
@@ -158,8 +158,8 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
 {
 	struct ruleset_opts o = {0};
 	struct shield_error err = {0};
-	struct cli_bundle b = {0};
-	struct nft_ruleset rs = {0}, actual = {0};
+	struct bundle_rules b = {0};
+	struct nft_ruleset rs = {0};
 	_cleanup_close_ int dirfd = -1, nsfd = -1;
 	_cleanup_(nft_sock_closep) struct nft_sock *sock = NULL;
 	enum shield_mode mode, old_mode;
@@ -194,20 +194,13 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (r >= 0)
-		r = nft_dump_ruleset(sock, &actual, &err);
-	if (r >= 0) {
-		r = nft_ruleset_verify(&rs, &actual, &err);
-		if (r < 0)
-			shield_error_prefix(&err,
-					    "applied, but the kernel's table does not verify: ");
-	}
+		r = nft_verify_table(sock, &rs, &err);
 	for (int i = 0; i < NFT_CHAIN_COUNT; i++)
 		n_rules += rs.chains[i].n_rules;
 	for (int i = 0; i < NFT_SET_COUNT; i++)
 		n_elems += rs.sets[i].n_elems;
 	nft_ruleset_free(&rs);
-	nft_ruleset_free(&actual);
-	cli_bundle_free(&b);
+	bundle_rules_free(&b);
 	if (r < 0)
 		return cli_fail(cli, &err);
 	printf("applied mode %s in %s: %zu rules, %zu static elements, verified\n",

@@ -860,3 +860,26 @@ int nft_elems_list(struct nft_sock *s, enum nft_set_id set, struct nft_set *out,
 	}
 	return 0;
 }
+
+int nft_verify_table(struct nft_sock *s, const struct nft_ruleset *expected,
+		     struct shield_error *err)
+{
+	struct nft_ruleset actual = {0};
+	int r = nft_dump_ruleset(s, &actual, err);
+
+	if (r >= 0) {
+		r = nft_ruleset_verify(expected, &actual, err);
+		if (r < 0)
+			shield_error_prefix(err,
+					    "applied, but the kernel's table does not verify: ");
+	}
+	nft_ruleset_free(&actual);
+	return r;
+}
+
+int nft_apply_verified(struct nft_sock *s, const struct nft_ruleset *rs, struct shield_error *err)
+{
+	int r = nft_apply_ruleset(s, rs, err);
+
+	return r < 0 ? r : nft_verify_table(s, rs, err);
+}

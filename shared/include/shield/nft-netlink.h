@@ -33,6 +33,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nft_sock *, nft_sock_close)
  */
 int nft_apply_ruleset(struct nft_sock *s, const struct nft_ruleset *rs, struct shield_error *err);
 
+/* Dump the table and check it is exactly expected (nft_ruleset_verify). */
+int nft_verify_table(struct nft_sock *s, const struct nft_ruleset *expected,
+		     struct shield_error *err);
+/*
+ * nft_apply_ruleset, then dump the table back and check it is exactly rs
+ * (nft_ruleset_verify): what a hook must prove before it lets a container run.
+ */
+int nft_apply_verified(struct nft_sock *s, const struct nft_ruleset *rs, struct shield_error *err);
 /* Delete the table (one transaction); -ENOENT when there is none. */
 int nft_delete_table(struct nft_sock *s, struct shield_error *err);
 
