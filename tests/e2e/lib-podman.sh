@@ -41,7 +41,10 @@
 readonly CTR_PREFIX=${RUN_PREFIX}ctr
 
 SHIELD_HOOK_BIN=${SHIELD_HOOK_BIN:-$(dirname "$SHIELD_BIN")/shield-hook}
-export SHIELD_HOOK_BIN
+# Absolute: hook descriptors need it, and the test user runs them too.
+SHIELD_BIN=$(realpath -m -- "$SHIELD_BIN")
+SHIELD_HOOK_BIN=$(realpath -m -- "$SHIELD_HOOK_BIN")
+export SHIELD_BIN SHIELD_HOOK_BIN
 BUSYBOX=${SHIELD_BUSYBOX:-/usr/bin/busybox}
 PODMAN_MODE=root
 
@@ -156,7 +159,11 @@ podman_setup() {
 		events_logger = "file"
 	EOF
 	chmod 0644 "$PODMAN_CONF"
-	mkdir -m 0700 "$PODMAN_DIR"/{root,runroot,tmp,net,runc}
+	# runc keeps its per-container state in /run/runc/ID (removed with the
+	# container): a --runtime-flag root=DIR would not reach the cleanup
+	# process conmon starts when a container exits (podman does not pass
+	# runtime flags to it), so that cleanup would miss runc's state.
+	mkdir -m 0700 "$PODMAN_DIR"/{root,runroot,tmp,net}
 	ROOTFS=$PODMAN_DIR/rootfs
 	make_rootfs "$ROOTFS"
 	ROOT_RUNTIME_DIR=$PODMAN_DIR/runtime
@@ -169,12 +176,18 @@ podman_setup() {
 # podman_root ARGS...: rootful podman with the test's config, storage and
 # hooks (ROOT_HOOKS; override per call: ROOT_HOOKS=DIR podman_root ...).
 podman_root() {
-	CONTAINERS_CONF=$PODMAN_CONF podman \
-		--root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/runroot" \
-		--tmpdir "$PODMAN_DIR/tmp" --network-config-dir "$PODMAN_DIR/net" \
-		--runtime runc --runtime-flag "root=$PODMAN_DIR/runc" \
-		--cgroup-manager cgroupfs --events-backend file \
-		--hooks-dir "$ROOT_HOOKS" "$@"
+	podman_root_argv
+	"${PODMAN_ROOT_ARGV[@]}" "$@"
+}
+
+# podman_root_argv: that command line in PODMAN_ROOT_ARGV (for exec).
+podman_root_argv() {
+	PODMAN_ROOT_ARGV=(env CONTAINERS_CONF="$PODMAN_CONF" podman
+		--root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/runroot"
+		--tmpdir "$PODMAN_DIR/tmp" --network-config-dir "$PODMAN_DIR/net"
+		--runtime runc
+		--cgroup-manager cgroupfs --events-backend file
+		--hooks-dir "$ROOT_HOOKS")
 }
 
 # client_ns_new SUFFIX: a namespace for one rootful container (NS_NAME),
@@ -307,16 +320,28 @@ in_container_netns() {
 	nsenter -t "$pid" -n "$@"
 }
 
-# wait_for TIMEOUT_S CMD...: poll CMD every 0.1 s until it succeeds.
+# wait_for TIMEOUT_S CMD...: poll CMD every 0.1 s until it succeeds (only
+# the last attempt's stderr is shown).
 wait_for() {
 	local t=$1 i
 	shift
 	for ((i = 0; i < t * 10; i++)); do
-		"$@" && return 0
+		"$@" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	"$@"
 }
+
+# is_zombie PID: the process is dead but not reaped yet (or gone).
+is_zombie() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	[[ ${stat%% *} == Z ]]
+}
+
+# comm_is PID NAME: process PID runs, with that command name.
+comm_is() { [[ $(cat "/proc/$1/comm" 2>/dev/null) == "$2" ]]; }
 
 _is_running() { [[ $(container_state "$1") == running ]]; }
 
@@ -339,6 +364,320 @@ ctr_exec() {
 ms_now() {
 	local s=${EPOCHREALTIME/./}
 	printf '%s\n' "$((s / 1000))"
+}
+
+# ------------------------------------------------------------ shield
+
+# shield_cli ARGS...: the shield CLI as the owner of the mode's bundles:
+# root with CONFIG_DIR/STATE_ROOT (lib.sh's `shield`), or the test user with
+# USER_CONFIG_DIR/USER_STATE_ROOT.
+shield_cli() {
+	if [[ $PODMAN_MODE == user ]]; then
+		runuser -u "$ROOTLESS_USER" -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+			HOME="$USER_DIR/home" XDG_RUNTIME_DIR="$USER_XDG" \
+			SHIELD_DATA_DIR="$SHIELD_DATA_DIR" SHIELD_RUNTIME_DIR="$USER_RUNTIME_DIR" \
+			"$SHIELD_BIN" --config-dir "$USER_CONFIG_DIR" --state-root "$USER_STATE_ROOT" "$@"
+	else
+		SHIELD_RUNTIME_DIR=$ROOT_RUNTIME_DIR shield "$@"
+	fi
+}
+
+# shield_setup: config dirs and state roots for both modes (after
+# podman_setup, and podman_user_setup for rootless tests).
+shield_setup() {
+	init_shield_dirs
+	mkdir -m 0700 "$STATE_ROOT/containers"
+	if ((_PODMAN_USER_READY)); then
+		USER_CONFIG_DIR=$USER_DIR/config
+		USER_STATE_ROOT=$USER_DIR/state
+		mkdir -m 0700 "$USER_CONFIG_DIR" "$USER_CONFIG_DIR/profiles" "$USER_STATE_ROOT" \
+			"$USER_STATE_ROOT/containers"
+		chown -R "$ROOTLESS_USER:" "$USER_CONFIG_DIR" "$USER_STATE_ROOT"
+	fi
+}
+
+# mode_profile NAME LINE...: a user profile for the current mode.
+mode_profile() {
+	local name=$1 f
+	shift
+	if [[ $PODMAN_MODE == user ]]; then
+		f=$USER_CONFIG_DIR/profiles/$name.txt
+		printf '%s\n' "$@" >"$f"
+		chown "$ROOTLESS_USER:" "$f"
+	else
+		write_profile "$name" "$@"
+	fi
+}
+
+# The upstream DNS a shielded container's dnsmasq forwards to: the test DNS
+# directly (rootful), slirp4netns's forwarder (rootless).
+mode_upstream() {
+	if [[ $PODMAN_MODE == user ]]; then printf '10.0.2.3\n'; else printf '%s\n' "$DNS_UPSTREAM"; fi
+}
+mode_state_root() {
+	if [[ $PODMAN_MODE == user ]]; then printf '%s\n' "$USER_STATE_ROOT"; else printf '%s\n' "$STATE_ROOT"; fi
+}
+mode_runtime_dir() {
+	if [[ $PODMAN_MODE == user ]]; then printf '%s\n' "$USER_RUNTIME_DIR"; else printf '%s\n' "$ROOT_RUNTIME_DIR"; fi
+}
+
+# Whether `shield prepare` prints podman arguments as JSON (--json).
+_prepare_has_json() {
+	"$SHIELD_BIN" prepare --help 2>&1 | grep -q -- '--json'
+}
+
+# shield_prepare NAME PROFILES [PREPARE-OPTIONS...]: a network for a new
+# container NAME (mode_network), its bundle in the mode's state root
+# (BUNDLE), and the podman arguments that run it under shield, --name and
+# --network included (SHIELD_ARGS): from `shield prepare --json` when the
+# CLI has it, else the documented ones built here. Rootless, the upstream
+# DNS is left to shield (slirp4netns's 10.0.2.3); rootful it is the test DNS.
+shield_prepare() {
+	local name=$1 profiles=$2 json up=()
+	shift 2
+	mode_network "$name"
+	BUNDLE=$(mode_state_root)/containers/$name
+	[[ $PODMAN_MODE == user ]] || up=(--upstream-dns "$DNS_UPSTREAM")
+	if _prepare_has_json; then
+		json=$(shield_cli prepare "$name" --state-dir "$BUNDLE" --network "$NETWORK" "${up[@]}" \
+			--profiles "$profiles" --json --quiet "$@") || die "shield prepare $name failed"
+		mapfile -t SHIELD_ARGS < <(jq -r '.args[]' <<<"$json") ||
+			die "cannot read podman arguments from: $json"
+		((${#SHIELD_ARGS[@]} > 0)) || die "shield prepare --json gave no podman arguments: $json"
+	else
+		[[ $PODMAN_MODE == root ]] || up=(--upstream-dns 10.0.2.3)
+		shield_cli prepare "$name" --state-dir "$BUNDLE" "${up[@]}" \
+			--profiles "$profiles" "$@" >/dev/null || die "shield prepare $name failed"
+		SHIELD_ARGS=(--name "$name" --network "$NETWORK"
+			--annotation "terok.shield.profiles=$profiles"
+			--annotation "terok.shield.state_dir=$BUNDLE"
+			--annotation "terok.shield.version=1"
+			--annotation "terok.shield.name=$name"
+			--cap-drop NET_ADMIN --cap-drop NET_RAW
+			-v "$BUNDLE/resolv.conf:/etc/resolv.conf:ro")
+	fi
+}
+
+# mode_network NAME: the --network value for a new container of the mode
+# (NETWORK): a fresh namespace of the world (rootful; CTR_NS names it) or
+# slirp4netns.
+mode_network() {
+	if [[ $PODMAN_MODE == user ]]; then
+		CTR_NS=
+		NETWORK=slirp4netns
+	else
+		client_ns_new "n-$1"
+		CTR_NS=$NS_NAME
+		NETWORK=ns:$(netns_path "$CTR_NS")
+	fi
+}
+
+# shield_run [PODMAN-RUN-OPTIONS...]: start the container of the last
+# shield_prepare detached, sleeping (so the test can exec into it);
+# podman's status in RC, its output in OUT.
+shield_run() {
+	RC=0
+	OUT=$(pod run -d "${SHIELD_ARGS[@]}" "$@" --rootfs "$(mode_rootfs)" /bin/sleep 3600 2>&1) || RC=$?
+}
+
+# ------------------------------------------------------------ probes
+
+# Run in the container: connect to $1:$2, print "rc=N ms=N out=TEXT"
+# (elapsed time from /proc/uptime, 10 ms resolution).
+# shellcheck disable=SC2016 # expanded by the container's shell
+readonly _PROBE_CONNECT='
+a=$(cut -d" " -f1 /proc/uptime)
+out=$(nc -w 5 "$1" "$2" </dev/null 2>&1)
+rc=$?
+b=$(cut -d" " -f1 /proc/uptime)
+echo "rc=$rc ms=$(awk -v a="$a" -v b="$b" "BEGIN { printf \"%d\", (b - a) * 1000 }") out=$(echo $out)"
+'
+
+# ctr_connect NAME HOST [PORT]: connect from inside the container; sets
+# PROBE_RC, PROBE_MS, PROBE_OUT.
+ctr_connect() {
+	local line
+	line=$(pod exec "$1" /bin/sh -c "$_PROBE_CONNECT" sh "$2" "${3:-$TCP_PORT}" 2>&1) || true
+	if [[ $line =~ ^rc=([0-9]+)\ ms=([0-9]+)\ out=(.*)$ ]]; then
+		PROBE_RC=${BASH_REMATCH[1]}
+		PROBE_MS=${BASH_REMATCH[2]}
+		PROBE_OUT=${BASH_REMATCH[3]}
+	else
+		PROBE_RC=255
+		PROBE_MS=0
+		PROBE_OUT="podman exec failed: $line"
+	fi
+}
+
+# expect_fetch NAME HOST WANT_ADDR...: the container reaches HOST (an
+# address or a name) and gets the token of one of WANT_ADDR.
+expect_fetch() {
+	local name=$1 host=$2 a
+	shift 2
+	ctr_connect "$name" "$host"
+	for a in "$@"; do
+		[[ $PROBE_OUT == *"$(_token "$a")"* ]] && return 0
+	done
+	say "    expected $host to answer from $name (as $*); got rc=$PROBE_RC: ${PROBE_OUT:-<nothing>}"
+	return 1
+}
+
+# Refusal latency. The firewall rejects at once (icmpx admin-prohibited),
+# and a non-blocking connect (socat, in the container's netns) sees it in a
+# few ms. busybox nc in the container connects blocking: the kernel gets
+# the ICMP error while connect() holds the socket and keeps it as a soft
+# error, so nc learns it on the first SYN retransmission, ~1 s later
+# (TCP_TIMEOUT_INIT). A drop would take nc's whole -w timeout (5 s).
+readonly REFUSE_MS=1000
+readonly REFUSE_MS_IN_CTR=1500
+
+# expect_blocked NAME HOST: the connection from the container fails fast
+# (under REFUSE_MS_IN_CTR) as a refusal (or, for a name, as not resolved),
+# no token, no timeout; for an address also from the container's netns
+# with a non-blocking connect under REFUSE_MS.
+expect_blocked() {
+	local name=$1 host=$2
+	ctr_connect "$name" "$host"
+	if [[ $PROBE_OUT == *shield-token* || $PROBE_RC == 0 ]]; then
+		say "    expected $host to be refused from $name; it answered: $PROBE_OUT"
+		return 1
+	fi
+	if [[ $PROBE_OUT == *"podman exec failed"* ]]; then
+		say "    $PROBE_OUT"
+		return 1
+	fi
+	if ((PROBE_MS >= REFUSE_MS_IN_CTR)); then
+		say "    $host from $name: refused only after $PROBE_MS ms (want < $REFUSE_MS_IN_CTR): $PROBE_OUT"
+		return 1
+	fi
+	if [[ ! $PROBE_OUT =~ (No route to host|Permission denied|Connection refused|bad address|unreachable) ]]; then
+		say "    $host from $name: failed, but not as a refusal: $PROBE_OUT"
+		return 1
+	fi
+	say "    ($host from $name: refused in $PROBE_MS ms: $PROBE_OUT)"
+	if [[ $host =~ ^[0-9.]+$|: ]]; then
+		expect_refused_netns "$name" "$host" || return 1
+	fi
+	return 0
+}
+
+# expect_refused_netns NAME ADDR [PORT]: a non-blocking connect (socat) from
+# the container's network namespace is rejected in under REFUSE_MS.
+expect_refused_netns() {
+	local name=$1 addr=$2 port=${3:-$TCP_PORT} out rc=0 t0 ms
+	t0=$(ms_now)
+	out=$(in_container_netns "$name" socat -T5 - "TCP:$(_sock_addr "$addr"):$port,connect-timeout=5" \
+		</dev/null 2>&1) || rc=$?
+	ms=$(($(ms_now) - t0))
+	if [[ $rc == 0 || $out == *shield-token* ]]; then
+		say "    expected $addr:$port to be refused in the netns of $name; it connected: $out"
+		return 1
+	fi
+	if [[ ! $out =~ (No route to host|Permission denied|prohibited) ]]; then
+		say "    $addr:$port in the netns of $name: not a firewall reject: $out"
+		return 1
+	fi
+	if ((ms >= REFUSE_MS)); then
+		say "    $addr:$port in the netns of $name: rejected only after $ms ms (want < $REFUSE_MS)"
+		return 1
+	fi
+	say "    ($addr in the netns of $name: rejected in $ms ms)"
+}
+
+# ctr_lookup NAME DNSNAME: nslookup in the container through its resolver
+# (/etc/resolv.conf); output in OUT.
+ctr_lookup() {
+	OUT=$(pod exec "$1" nslookup -type=a "$2" 2>&1) || true
+}
+
+expect_resolves() { # expect_resolves NAME DNSNAME ADDR
+	ctr_lookup "$1" "$2"
+	[[ $OUT =~ Address:[[:space:]]*$3($|[[:space:]]) ]] && return 0
+	say "    expected $2 to resolve to $3 in $1; got: $OUT"
+	return 1
+}
+
+expect_nxdomain() { # expect_nxdomain NAME DNSNAME
+	ctr_lookup "$1" "$2"
+	[[ $OUT == *NXDOMAIN* ]] && return 0
+	say "    expected NXDOMAIN for $2 in $1; got: $OUT"
+	return 1
+}
+
+# expect_table_is_preview NAME [MODE]: `nft list table inet terok_shield`
+# in the container's netns is byte-identical to `shield preview` of BUNDLE.
+expect_table_is_preview() {
+	local name=$1 mode=${2:-up} f=$TMP/table.$1
+	shield_cli preview --state-dir "$BUNDLE" --mode "$mode" >"$f.want" 2>&1 || {
+		say "    shield preview failed: $(cat "$f.want")"
+		return 1
+	}
+	in_container_netns "$name" nft list table inet terok_shield >"$f.got" 2>&1 || {
+		say "    nft list table failed in $name: $(cat "$f.got")"
+		return 1
+	}
+	assert_same_file "shield preview and the live table of $name" "$f.want" "$f.got"
+}
+
+# bundle_dnsmasq_pid DIR: the pid in DIR/dnsmasq.pid (empty if none).
+bundle_dnsmasq_pid() {
+	local p
+	p=$(cat "$1/dnsmasq.pid" 2>/dev/null) || true
+	[[ $p =~ ^[0-9]+$ ]] && printf '%s\n' "$p"
+	return 0
+}
+
+# expect_dnsmasq_up NAME: the bundle's dnsmasq runs in the container's netns.
+expect_dnsmasq_up() {
+	local name=$1 pid cpid
+	pid=$(bundle_dnsmasq_pid "$BUNDLE")
+	if [[ -z $pid ]]; then
+		say "    no pid in $BUNDLE/dnsmasq.pid"
+		return 1
+	fi
+	if [[ $(cat "/proc/$pid/comm" 2>/dev/null) != dnsmasq ]]; then
+		say "    pid $pid from dnsmasq.pid is not a running dnsmasq"
+		return 1
+	fi
+	cpid=$(container_pid "$name") || {
+		say "    container $name is not running"
+		return 1
+	}
+	if [[ $(readlink "/proc/$pid/ns/net") != "$(readlink "/proc/$cpid/ns/net")" ]]; then
+		say "    dnsmasq $pid does not run in the network namespace of $name"
+		return 1
+	fi
+}
+
+# dnsmasq_gone PID: no dnsmasq with that pid any more.
+dnsmasq_gone() {
+	[[ -z $1 ]] && return 0
+	[[ $(cat "/proc/$1/comm" 2>/dev/null) != dnsmasq ]] && return 0
+	say "    dnsmasq $1 still runs"
+	return 1
+}
+
+# Registry entry of container ID in the mode's runtime dir.
+registry_entry() { printf '%s/containers/%s.json\n' "$(mode_runtime_dir)" "$1"; }
+
+expect_registered() {
+	[[ -f $(registry_entry "$1") ]] && return 0
+	say "    no registry entry $(registry_entry "$1")"
+	return 1
+}
+expect_unregistered() {
+	[[ ! -e $(registry_entry "$1") ]] && return 0
+	say "    registry entry $(registry_entry "$1") is still there"
+	return 1
+}
+
+# ns_empty NS: no process runs in the namespace.
+ns_empty() {
+	local pids
+	pids=$(ip netns pids "$1" 2>/dev/null) || true
+	[[ -z $pids ]] && return 0
+	say "    processes left in $1: $(for p in $pids; do printf '%s(%s) ' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)"; done)"
+	return 1
 }
 
 # ------------------------------------------------------------ cleanup
