@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -61,11 +62,19 @@ int cli_check_name(const char *name, struct shield_error *err)
 
 char *cli_bundle_path(const struct cli *cli, const char *state_dir, const char *name)
 {
+	_cleanup_free_ char *cwd = NULL;
 	char *path;
+	int n;
 
-	if (state_dir)
+	if (state_dir && state_dir[0] == '/')
 		return strdup(state_dir);
-	if (asprintf(&path, "%s/containers/%s", cli->state_root, name) < 0)
+	if (!state_dir && cli->state_root[0] == '/')
+		n = asprintf(&path, "%s/containers/%s", cli->state_root, name);
+	else if (!(cwd = getcwd(NULL, 0)))
 		return NULL;
-	return path;
+	else if (state_dir)
+		n = asprintf(&path, "%s/%s", cwd, state_dir);
+	else
+		n = asprintf(&path, "%s/%s/containers/%s", cwd, cli->state_root, name);
+	return n < 0 ? NULL : path;
 }

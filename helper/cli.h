@@ -33,7 +33,10 @@ int cli_bad_option(const struct cli *cli, char **argv);
 /* Whether NAME is a usable container name ([A-Za-z0-9][A-Za-z0-9_.-]*, <= 127). */
 int cli_check_name(const char *name, struct shield_error *err);
 
-/* The bundle directory: --state-dir if given, else STATE_ROOT/containers/NAME (malloc'd). */
+/*
+ * The bundle directory, made absolute against the working directory:
+ * --state-dir if given, else STATE_ROOT/containers/NAME (malloc'd; NULL when out of memory).
+ */
 char *cli_bundle_path(const struct cli *cli, const char *state_dir, const char *name);
 
 int cmd_prepare(struct cli *cli, int argc, char **argv);

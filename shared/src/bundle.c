@@ -868,3 +868,55 @@ int bundle_read_config(int dirfd, struct bundle_config *c, struct shield_error *
 	*c = n;
 	return 0;
 }
+
+/* System directories a bundle must never be in, whatever an annotation says. */
+static const char *const system_prefixes[] = {
+	"/etc",	 "/proc", "/sys",   "/dev",  "/usr",  "/bin",
+	"/sbin", "/lib",  "/lib64", "/boot", "/root",
+};
+
+static const char *system_prefix_of(const char *path)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(system_prefixes); i++) {
+		size_t n = strlen(system_prefixes[i]);
+
+		if (strncmp(path, system_prefixes[i], n) == 0 &&
+		    (path[n] == '\0' || path[n] == '/'))
+			return system_prefixes[i];
+	}
+	return NULL;
+}
+
+int bundle_check_location(const char *path, struct shield_error *err)
+{
+	char q[SHIELD_QUOTE_MAX];
+	_cleanup_free_ char *resolved = NULL;
+	const char *prefix;
+
+	shield_quote(path, strlen(path), q);
+	if (path[0] != '/')
+		return shield_error_set(err, -EINVAL, "bundle directory %s: path must be absolute",
+					q);
+	prefix = system_prefix_of(path);
+	if (prefix)
+		return shield_error_set(err, -EPERM,
+					"bundle directory %s: refused, it is under the system "
+					"directory %s",
+					q, prefix);
+	resolved = realpath(path, NULL);
+	if (!resolved) {
+		int r = negative_errno();
+
+		return shield_error_set(err, r, "bundle directory %s: %s", q, shield_strerror(r));
+	}
+	prefix = system_prefix_of(resolved);
+	if (prefix) {
+		char rq[SHIELD_QUOTE_MAX];
+
+		return shield_error_set(err, -EPERM,
+					"bundle directory %s: refused, it resolves to %s under the "
+					"system directory %s",
+					q, shield_quote(resolved, strlen(resolved), rq), prefix);
+	}
+	return 0;
+}

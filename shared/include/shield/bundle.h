@@ -48,6 +48,14 @@ bool bundle_list_is_domains(enum bundle_list which);
 int bundle_open(const char *path, bool create, struct shield_error *err);
 
 /*
+ * Check where a bundle directory named by untrusted input (an OCI
+ * annotation) is: absolute, existing, and neither the path nor what it
+ * resolves to under /etc, /proc, /sys, /dev, /usr, /bin, /sbin, /lib,
+ * /lib64, /boot or /root (-EPERM). bundle_open() checks the rest.
+ */
+int bundle_check_location(const char *path, struct shield_error *err);
+
+/*
  * Read a list file: one entry per line, '#' comments and blank lines
  * ignored, each entry validated and normalised (domain_normalize or
  * addr_canonical), duplicates dropped in order. A missing file is an empty

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A container's dnsmasq as a process: started inside the container's
+ * network namespace (fork, setns, exec with an argv; no shell, no nsenter),
+ * recognised by its command line and namespace, stopped through a pidfd so
+ * a recycled PID is never signalled.
+ */
+#pragma once
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+#define DNSMASQ_DEFAULT_BINARY	 "/usr/sbin/dnsmasq"
+#define DNSMASQ_PID_FILE	 "dnsmasq.pid"
+#define DNSMASQ_CONF_FILE	 "dnsmasq.conf"
+#define DNSMASQ_START_TIMEOUT_MS 5000 /* dnsmasq reports its start-up result within this */
+#define DNSMASQ_STOP_TIMEOUT_MS	 3000 /* SIGTERM, then SIGKILL after this */
+
+/* The dnsmasq binary: $SHIELD_DNSMASQ (must be absolute) or DNSMASQ_DEFAULT_BINARY. */
+int dnsmasq_binary(const char **out, struct shield_error *err);
+
+/* Run `BINARY --version` and fail (-ENOTSUP) unless it was built with nftset. */
+int dnsmasq_check_nftset(const char *binary, struct shield_error *err);
+
+/*
+ * Start dnsmasq in the network namespace nsfd with --conf-file=conf_path
+ * (absolute). dnsmasq daemonizes and reports its start-up result through its
+ * exit status; its error message, if any, ends up in err. The PID file
+ * (DNSMASQ_PID_FILE in the bundle dirfd, removed first) must then name a
+ * live dnsmasq with our --conf-file in that namespace. *pid gets its PID.
+ */
+int dnsmasq_start(const char *binary, int nsfd, int dirfd, const char *conf_path, pid_t *pid,
+		  struct shield_error *err);
+
+/*
+ * Whether pid is a dnsmasq started with --conf-file=conf_path (argv[0]
+ * named dnsmasq) and, if nsfd >= 0, living in that network namespace.
+ */
+bool dnsmasq_is_ours(pid_t pid, const char *conf_path, int nsfd);
+
+/*
+ * Stop the dnsmasq named by the bundle's PID file, if it is ours (see
+ * dnsmasq_is_ours; a PID file naming any other process is removed and that
+ * process left alone), and remove the PID file. Returns 1 and *pid when one
+ * was stopped, 0 when there was none.
+ */
+int dnsmasq_stop(int dirfd, const char *conf_path, pid_t *pid, struct shield_error *err);

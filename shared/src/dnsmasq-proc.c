@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A container's dnsmasq as a process (see dnsmasq-proc.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "shield/bundle.h"
+#include "shield/dnsmasq-config.h"
+#include "shield/dnsmasq-proc.h"
+
+#define CHILD_OUTPUT_MAX 4096 /* bytes of a child's output kept for messages */
+#define CMDLINE_MAX	 (64 * 1024)
+
+/* The environment dnsmasq runs with: nothing from the caller's. */
+static char child_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+static char *const child_env[] = {child_path, NULL};
+
+int dnsmasq_binary(const char **out, struct shield_error *err)
+{
+	const char *env = getenv("SHIELD_DNSMASQ");
+
+	if (env && *env && env[0] != '/')
+		return shield_error_set(err, -EINVAL, "SHIELD_DNSMASQ must be an absolute path");
+	*out = env && *env ? env : DNSMASQ_DEFAULT_BINARY;
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* In the child: report why it could not exec, then exit 127. */
+static _Noreturn void child_fail(int fd, const char *what, const char *arg)
+{
+	dprintf(fd, "%s %s: %s\n", what, arg, strerror(errno));
+	_exit(127);
+}
+
+/*
+ * Read from rd into out (capped; the excess is read and dropped): once, or
+ * until it would block when all is set. Returns whether EOF was reached.
+ */
+static bool drain(int rd, char *out, size_t *used, bool all)
+{
+	do {
+		char buf[1024];
+		ssize_t k = read(rd, buf, sizeof(buf));
+		size_t room = CHILD_OUTPUT_MAX - 1 - *used;
+
+		if (k == 0)
+			return true;
+		if (k < 0)
+			return errno != EAGAIN && errno != EINTR;
+		if ((size_t)k < room)
+			room = (size_t)k;
+		memcpy(out + *used, buf, room);
+		*used += room;
+	} while (all);
+	return false;
+}
+
+/*
+ * Run argv[0] (absolute) with argv, in the network namespace nsfd (-1: ours),
+ * stdin from /dev/null, stdout and stderr into out (at most CHILD_OUTPUT_MAX
+ * bytes kept). Waits until the child exits (a daemon's first process), at
+ * most timeout_ms, then kills it. *status is waitpid()'s status.
+ */
+static int run_child(char *const argv[], int nsfd, char *out, int timeout_ms, int *status,
+		     struct shield_error *err)
+{
+	_cleanup_close_ int rd = -1, wr = -1, pidfd = -1;
+	size_t used = 0;
+	long long deadline = now_ms() + timeout_ms;
+	bool eof = false;
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return shield_error_set(err, negative_errno(), "pipe: %s", strerror(errno));
+	rd = fds[0];
+	wr = fds[1];
+	pid = fork();
+	if (pid < 0)
+		return shield_error_set(err, negative_errno(), "fork: %s", strerror(errno));
+	if (pid == 0) {
+		sigset_t none;
+		int devnull;
+
+		/* Only async-signal-safe calls from here on until exec. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0)
+			child_fail(wr, "cannot enter the network namespace for", argv[0]);
+		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(wr, 1) < 0 || dup2(wr, 2) < 0)
+			child_fail(wr, "cannot set up stdio for", argv[0]);
+		close_range(3, ~0U, 0);
+		execve(argv[0], argv, child_env);
+		child_fail(2, "cannot execute", argv[0]);
+	}
+	close(TAKE_FD(wr));
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0) {
+		int r = negative_errno();
+
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return shield_error_set(err, r, "pidfd_open: %s", shield_strerror(r));
+	}
+	/* Read its output until it exits; a daemon's children may keep the pipe open,
+	 * so once it has exited only what is already in the pipe is taken. */
+	for (bool exited = false; !exited;) {
+		struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN},
+				      {.fd = eof ? -1 : rd, .events = POLLIN}};
+		long long left = deadline - now_ms();
+
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return shield_error_set(err, -ETIMEDOUT, "%s did not finish within %d ms",
+						argv[0], timeout_ms);
+		}
+		if (poll(p, 2, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			return shield_error_set(err, negative_errno(), "poll: %s", strerror(errno));
+		}
+		exited = p[0].revents & POLLIN;
+		if (exited)
+			fcntl(rd, F_SETFL, fcntl(rd, F_GETFL) | O_NONBLOCK);
+		if (exited || (p[1].revents & (POLLIN | POLLHUP)))
+			eof = drain(rd, out, &used, exited) || eof;
+	}
+	out[used] = '\0';
+	if (waitpid(pid, status, 0) < 0)
+		return shield_error_set(err, negative_errno(), "waitpid: %s", strerror(errno));
+	return 0;
+}
+
+/* The last non-empty line of a child's output, trimmed in place ("" if none). */
+static const char *last_line(char *out)
+{
+	size_t n = strlen(out);
+	char *line;
+
+	while (n && (out[n - 1] == '\n' || out[n - 1] == ' ' || out[n - 1] == '\r'))
+		out[--n] = '\0';
+	line = strrchr(out, '\n');
+	return line ? line + 1 : out;
+}
+
+/* Describe a wait status: "exit status 2" or "killed by signal 9". */
+static const char *describe_status(int status, char buf[64])
+{
+	if (WIFEXITED(status))
+		snprintf(buf, 64, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, 64, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, 64, "wait status %#x", (unsigned)status);
+	return buf;
+}
+
+int dnsmasq_check_nftset(const char *binary, struct shield_error *err)
+{
+	char version[] = "--version";
+	char *argv[] = {(char *)binary, version, NULL};
+	char out[CHILD_OUTPUT_MAX], how[64];
+	int status, r = run_child(argv, -1, out, DNSMASQ_START_TIMEOUT_MS, &status, err);
+
+	if (r < 0)
+		return shield_error_prefix(err, "dnsmasq --version: ");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char q[SHIELD_QUOTE_MAX];
+		const char *line = last_line(out);
+
+		return shield_error_set(err, -ENOEXEC, "%s --version failed (%s)%s%s", binary,
+					describe_status(status, how), *line ? ": " : "",
+					*line ? shield_quote(line, strlen(line), q) : "");
+	}
+	if (!dnsmasq_version_has_nftset(out))
+		return shield_error_set(err, -ENOTSUP,
+					"%s was built without nftset support (its --version lists "
+					"no \"nftset\"); shield needs it to add DNS answers to the "
+					"firewall (Debian's dnsmasq-base 2.87+ has it)",
+					binary);
+	return 0;
+}
+
+static int read_cmdline(pid_t pid, char **out, size_t *len)
+{
+	char path[64];
+	_cleanup_close_ int fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	/* /proc files report size 0; read_fd_capped reads to EOF anyway. */
+	return read_fd_capped(fd, CMDLINE_MAX, out, len);
+}
+
+bool dnsmasq_is_ours(pid_t pid, const char *conf_path, int nsfd)
+{
+	_cleanup_free_ char *cmdline = NULL, *want = NULL;
+	const char *arg0, *base;
+	bool conf = false;
+	size_t len;
+
+	if (pid <= 0 || read_cmdline(pid, &cmdline, &len) < 0 || len == 0)
+		return false;
+	if (asprintf(&want, "--conf-file=%s", conf_path) < 0)
+		return false;
+	arg0 = cmdline;
+	base = strrchr(arg0, '/');
+	base = base ? base + 1 : arg0;
+	if (strcmp(base, "dnsmasq") != 0)
+		return false;
+	for (size_t off = strlen(arg0) + 1; off < len; off += strlen(cmdline + off) + 1)
+		if (strcmp(cmdline + off, want) == 0)
+			conf = true;
+	if (!conf)
+		return false;
+	if (nsfd >= 0) {
+		char path[64];
+		struct stat a, b;
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+		if (stat(path, &a) < 0 || fstat(nsfd, &b) < 0 || a.st_dev != b.st_dev ||
+		    a.st_ino != b.st_ino)
+			return false;
+	}
+	return true;
+}
+
+/* Read the PID file: 0 and *pid, -ENOENT when there is none, -EINVAL when it is garbage. */
+static int read_pid_file(int dirfd, pid_t *pid)
+{
+	_cleanup_free_ char *text = NULL;
+	struct shield_error ignored = {0};
+	char *end;
+	long v;
+	int r = bundle_read_file(dirfd, DNSMASQ_PID_FILE, 64, &text, NULL, &ignored);
+
+	if (r < 0)
+		return r == -ENOENT ? r : -EINVAL;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	while (*end == '\n' || *end == ' ')
+		end++;
+	if (errno || end == text || *end || v <= 0 || v > INT32_MAX)
+		return -EINVAL;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+int dnsmasq_start(const char *binary, int nsfd, int dirfd, const char *conf_path, pid_t *pid,
+		  struct shield_error *err)
+{
+	_cleanup_free_ char *conf_arg = NULL;
+	char out[CHILD_OUTPUT_MAX], how[64], q[SHIELD_QUOTE_MAX];
+	int status, r;
+
+	if (asprintf(&conf_arg, "--conf-file=%s", conf_path) < 0)
+		return shield_error_set(err, -ENOMEM, "out of memory");
+	if (unlinkat(dirfd, DNSMASQ_PID_FILE, 0) < 0 && errno != ENOENT)
+		return shield_error_set(err, negative_errno(), "cannot remove the old %s: %s",
+					DNSMASQ_PID_FILE, strerror(errno));
+	{
+		char *argv[] = {(char *)binary, conf_arg, NULL};
+
+		r = run_child(argv, nsfd, out, DNSMASQ_START_TIMEOUT_MS, &status, err);
+	}
+	if (r < 0)
+		return shield_error_prefix(err, "starting dnsmasq: ");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		const char *line = last_line(out);
+
+		return shield_error_set(err, -ECHILD, "dnsmasq failed to start (%s)%s%s",
+					describe_status(status, how), *line ? ": " : "",
+					*line ? shield_quote(line, strlen(line), q) : "");
+	}
+	r = read_pid_file(dirfd, pid);
+	if (r == -ENOENT)
+		return shield_error_set(err, -ECHILD, "dnsmasq exited at start without writing %s",
+					DNSMASQ_PID_FILE);
+	if (r < 0)
+		return shield_error_set(err, r, "dnsmasq wrote an unreadable %s", DNSMASQ_PID_FILE);
+	if (!dnsmasq_is_ours(*pid, conf_path, nsfd))
+		return shield_error_set(
+			err, -ESRCH,
+			"%s names PID %d, which is not a running dnsmasq with our "
+			"--conf-file in the container's network namespace (it exited "
+			"at once?)",
+			DNSMASQ_PID_FILE, (int)*pid);
+	return 0;
+}
+
+int dnsmasq_stop(int dirfd, const char *conf_path, pid_t *pid, struct shield_error *err)
+{
+	_cleanup_close_ int pidfd = -1;
+	struct pollfd p;
+	int r = read_pid_file(dirfd, pid);
+
+	if (r == -ENOENT)
+		return 0;
+	/* The pidfd pins the process: once it is open and the process checked, a
+	 * recycled PID can no longer be the one signalled. */
+	if (r >= 0)
+		pidfd = pidfd_open(*pid, 0);
+	if (pidfd >= 0 && !dnsmasq_is_ours(*pid, conf_path, -1)) {
+		close(pidfd);
+		pidfd = -1;
+	}
+	if (pidfd >= 0) {
+		p = (struct pollfd){.fd = pidfd, .events = POLLIN};
+		if (pidfd_send_signal(pidfd, SIGTERM, NULL, 0) == 0 &&
+		    poll(&p, 1, DNSMASQ_STOP_TIMEOUT_MS) == 0) {
+			pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+			poll(&p, 1, DNSMASQ_STOP_TIMEOUT_MS);
+		}
+	}
+	if (unlinkat(dirfd, DNSMASQ_PID_FILE, 0) < 0 && errno != ENOENT)
+		return shield_error_set(err, negative_errno(), "cannot remove %s: %s",
+					DNSMASQ_PID_FILE, strerror(errno));
+	return pidfd >= 0 ? 1 : 0;
+}

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shielding a network namespace and letting it go (see launch.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shield/audit.h"
+#include "shield/bundle-rules.h"
+#include "shield/dnsmasq-config.h"
+#include "shield/dnsmasq-proc.h"
+#include "shield/launch.h"
+#include "shield/nft-netlink.h"
+#include "shield/registry.h"
+
+#define HOOK_ERROR_LOG "hook-error.log"
+
+/* The name audit entries carry. */
+static const char *audit_name(const struct launch_target *t, const struct bundle_config *c)
+{
+	if (t->name && *t->name)
+		return t->name;
+	return c && c->name[0] ? c->name : t->id;
+}
+
+/*
+ * dnsmasq.conf for the bundle as it is now: effective domains, denied
+ * domains, and the DNS policy of the mode (down and down_all forward
+ * everything, so the bypass really is one).
+ */
+static int write_dnsmasq_conf(const struct launch_target *t, const struct bundle_config *c,
+			      struct shield_error *err)
+{
+	_cleanup_strlist_ struct strlist domains = STRLIST_INIT;
+	_cleanup_strlist_ struct strlist denied = STRLIST_INIT;
+	_cleanup_free_ char *pid_path = NULL, *log_path = NULL, *text = NULL;
+	struct dnsmasq_params p = {
+		.upstream = &c->upstream,
+		.domains = &domains,
+		.denied = &denied,
+		.policy = c->mode == SHIELD_MODE_DOWN || c->mode == SHIELD_MODE_DOWN_ALL
+				  ? DNS_POLICY_OPEN
+				  : c->dns_policy,
+		.set_timeout = c->set_timeout,
+	};
+	int r = bundle_effective_domains(t->dirfd, &domains, err);
+
+	if (r >= 0)
+		r = bundle_read_list(t->dirfd, BUNDLE_DENIED_DOMAINS, &denied, err);
+	if (r < 0)
+		return r;
+	if (asprintf(&pid_path, "%s/" DNSMASQ_PID_FILE, t->state_dir) < 0 ||
+	    asprintf(&log_path, "%s/dnsmasq.log", t->state_dir) < 0)
+		return shield_error_set(err, -ENOMEM, "out of memory");
+	p.pid_path = pid_path;
+	p.log_path = log_path;
+	r = dnsmasq_config_generate(&p, &text, err);
+	if (r >= 0)
+		r = bundle_write_file(t->dirfd, DNSMASQ_CONF_FILE, text, strlen(text), err);
+	return r;
+}
+
+static int write_registry(const struct launch_target *t, const struct bundle_config *c,
+			  pid_t dnsmasq_pid, struct shield_error *err)
+{
+	struct registry_entry e = {.pid = t->pid, .dnsmasq_pid = dnsmasq_pid};
+	_cleanup_close_ int regfd = -1;
+	struct stat st;
+
+	if (fstat(t->nsfd, &st) < 0)
+		return shield_error_set(err, negative_errno(), "network namespace: %s",
+					strerror(errno));
+	e.netns_dev = st.st_dev;
+	e.netns_ino = st.st_ino;
+	if (snprintf(e.id, sizeof(e.id), "%s", t->id) >= (int)sizeof(e.id) ||
+	    snprintf(e.state_dir, sizeof(e.state_dir), "%s", t->state_dir) >=
+		    (int)sizeof(e.state_dir) ||
+	    snprintf(e.netns, sizeof(e.netns), "%s", t->netns_path) >= (int)sizeof(e.netns))
+		return shield_error_set(err, -ENAMETOOLONG, "registry entry: a path is too long");
+	snprintf(e.name, sizeof(e.name), "%s", audit_name(t, c));
+	snprintf(e.source, sizeof(e.source), "%s", t->source);
+	shield_timestamp(e.started);
+	regfd = registry_open(t->runtime_dir, true, err);
+	if (regfd < 0)
+		return shield_error_prefix(err, "registry: ");
+	return registry_write(regfd, &e, err);
+}
+
+static void remove_registry(const struct launch_target *t)
+{
+	struct shield_error ignored = {0};
+	_cleanup_close_ int regfd = registry_open(t->runtime_dir, false, &ignored);
+
+	if (regfd >= 0)
+		registry_remove(regfd, t->id, &ignored);
+}
+
+static int conf_path(const struct launch_target *t, char **out, struct shield_error *err)
+{
+	if (asprintf(out, "%s/" DNSMASQ_CONF_FILE, t->state_dir) < 0)
+		return shield_error_set(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+int launch_start(const struct launch_target *t, struct launch_report *rep, struct shield_error *err)
+{
+	struct bundle_rules b = {0};
+	struct nft_ruleset rs = {0};
+	_cleanup_(nft_sock_closep) struct nft_sock *sock = NULL;
+	_cleanup_free_ char *conf = NULL;
+	struct shield_error ignored = {0};
+	struct timespec t0, t1;
+	pid_t old;
+	char detail[256];
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(rep, 0, sizeof(*rep));
+	r = bundle_rules_load(t->dirfd, &b, err);
+	if (r < 0)
+		shield_error_prefix(err, "bundle %s: ", t->state_dir);
+	if (r >= 0)
+		r = conf_path(t, &conf, err);
+	if (r >= 0)
+		r = dnsmasq_check_nftset(t->dnsmasq, err);
+	if (r >= 0)
+		r = write_dnsmasq_conf(t, &b.config, err);
+	if (r >= 0)
+		r = bundle_rules_build(&b, b.config.mode, &rs, err);
+	if (r >= 0)
+		r = nft_sock_open_in(t->nsfd, &sock, err);
+	if (r >= 0)
+		r = nft_apply_verified(sock, &rs, err);
+	if (r < 0)
+		goto out;
+	rep->mode = b.config.mode;
+	for (int i = 0; i < NFT_CHAIN_COUNT; i++)
+		rep->n_rules += rs.chains[i].n_rules;
+	for (int i = 0; i < NFT_SET_COUNT; i++)
+		rep->n_elems += rs.sets[i].n_elems;
+
+	/* A dnsmasq of this bundle still running (its container died without a
+	 * poststop) holds the PID file and would confuse the check below. */
+	r = dnsmasq_stop(t->dirfd, conf, &old, err);
+	if (r >= 0)
+		r = dnsmasq_start(t->dnsmasq, t->nsfd, t->dirfd, conf, &rep->dnsmasq_pid, err);
+	if (r < 0)
+		goto out;
+	if (strcmp(t->source, "podman") == 0) {
+		char shortid[16];
+
+		snprintf(shortid, sizeof(shortid), "%.12s\n", t->id);
+		r = bundle_write_file(t->dirfd, "container.id", shortid, strlen(shortid), err);
+	}
+	if (r >= 0)
+		r = write_registry(t, &b.config, rep->dnsmasq_pid, err);
+	if (r < 0) {
+		pid_t stopped;
+
+		dnsmasq_stop(t->dirfd, conf, &stopped, &ignored);
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	snprintf(detail, sizeof(detail),
+		 "%s: mode %s, %zu rules, %zu static elements, verified; dnsmasq pid %d; %.1f ms",
+		 t->source, shield_mode_name(rep->mode), rep->n_rules, rep->n_elems,
+		 (int)rep->dnsmasq_pid,
+		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	audit_append(t->dirfd, audit_name(t, &b.config), "setup", NULL, detail, &ignored);
+out:
+	/* An entry left by an earlier start of this id describes nothing any more. */
+	if (r < 0)
+		remove_registry(t);
+	nft_ruleset_free(&rs);
+	bundle_rules_free(&b);
+	return r;
+}
+
+int launch_stop(const struct launch_target *t, struct launch_report *rep, struct shield_error *err)
+{
+	_cleanup_free_ char *conf = NULL;
+	_cleanup_close_ int regfd = -1;
+	struct shield_error ignored = {0};
+	char detail[128];
+	int stopped, r;
+
+	memset(rep, 0, sizeof(*rep));
+	r = conf_path(t, &conf, err);
+	if (r < 0)
+		return r;
+	stopped = dnsmasq_stop(t->dirfd, conf, &rep->dnsmasq_pid, err);
+	if (stopped < 0)
+		return stopped;
+	if (!stopped)
+		rep->dnsmasq_pid = 0;
+	regfd = registry_open(t->runtime_dir, false, err);
+	if (regfd >= 0)
+		r = rep->registry = registry_remove(regfd, t->id, err);
+	else if (regfd != -ENOENT)
+		r = regfd;
+	if (r < 0)
+		return r;
+	if (stopped || rep->registry) {
+		if (stopped)
+			snprintf(detail, sizeof(detail), "%s: dnsmasq pid %d stopped", t->source,
+				 (int)rep->dnsmasq_pid);
+		else
+			snprintf(detail, sizeof(detail), "%s: no dnsmasq was running", t->source);
+		audit_append(t->dirfd, audit_name(t, NULL), "teardown", NULL, detail, &ignored);
+	}
+	return 0;
+}
+
+void launch_record_error(int dirfd, const char *name, const char *stage, const char *message)
+{
+	struct shield_error ignored = {0};
+	char ts[TIMESTAMP_MAX];
+	_cleanup_close_ int fd =
+		openat(dirfd, HOOK_ERROR_LOG,
+		       O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		dprintf(fd, "%s %s: %s\n", shield_timestamp(ts), stage, message);
+	audit_append(dirfd, name, "error", NULL, message, &ignored);
+}
