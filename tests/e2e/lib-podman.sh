@@ -8,7 +8,10 @@
 #
 # Nothing here touches the machine's podman setup: every podman call gets a
 # containers.conf of the test's own (CONTAINERS_CONF), its own storage, run
-# and tmp dirs, network config dir and hooks dir, all under the test's TMP.
+# and tmp dirs, network config dir and hooks dir, all under the test's TMP
+# (only runc's per-container state lives in /run/runc/ID while a rootful
+# container exists; see podman_setup). Rootless podman keeps everything in
+# the test user's home and XDG_RUNTIME_DIR, both under TMP.
 # Containers run from a busybox root filesystem the test builds from
 # /usr/bin/busybox (busybox-static) with --rootfs; nothing is pulled.
 #
@@ -36,9 +39,6 @@
 #
 # Call podman_setup once (after topo_setup), then podman_user_setup for
 # rootless tests. `pod` runs podman in the mode PODMAN_MODE (root|user).
-
-# Containers' scratch names (for `podman run --name`).
-readonly CTR_PREFIX=${RUN_PREFIX}ctr
 
 SHIELD_HOOK_BIN=${SHIELD_HOOK_BIN:-$(dirname "$SHIELD_BIN")/shield-hook}
 # Absolute: hook descriptors need it, and the test user runs them too.
@@ -730,8 +730,14 @@ _podman_cleanup() {
 		# shellcheck disable=SC2086
 		[[ -z $pids ]] || kill -KILL $pids 2>/dev/null
 		sleep 0.1
-		userdel "$ROOTLESS_USER" >/dev/null 2>&1 ||
-			say "cleanup: userdel $ROOTLESS_USER failed"
+		# userdel refuses while the user has processes; an unreaped zombie
+		# counts, so retry, then force (everything of it was killed above).
+		if ! userdel "$ROOTLESS_USER" >/dev/null 2>&1; then
+			sleep 1
+			userdel "$ROOTLESS_USER" >/dev/null 2>&1 ||
+				userdel --force "$ROOTLESS_USER" ||
+				say "cleanup: userdel $ROOTLESS_USER failed"
+		fi
 	fi
 	# Nothing may stay mounted under TMP before lib.sh removes it.
 	if [[ -n ${TMP:-} ]]; then

@@ -144,7 +144,10 @@ no_container_process() {
 	return 1
 }
 says_why() { # says_why REGEX: podman's output carries the hook's reason
-	[[ $OUT =~ shield-hook ]] && [[ $OUT =~ $1 ]] && return 0
+	if [[ $OUT =~ shield-hook ]] && [[ $OUT =~ $1 ]]; then
+		say "    (${OUT##*stderr: })"
+		return 0
+	fi
 	say "    podman's output lacks the hook's reason (/$1/): $OUT"
 	return 1
 }
