@@ -74,30 +74,52 @@ static bool drain(int rd, char *out, size_t *used, bool all)
 	return false;
 }
 
-/*
- * Run argv[0] (absolute) with argv, in the network namespace nsfd (-1: ours),
- * stdin from /dev/null, stdout and stderr into out (at most CHILD_OUTPUT_MAX
- * bytes kept). Waits until the child exits (a daemon's first process), at
- * most timeout_ms, then kills it. *status is waitpid()'s status.
- */
-static int run_child(char *const argv[], int nsfd, char *out, int timeout_ms, int *status,
-		     struct shield_error *err)
-{
-	_cleanup_close_ int rd = -1, wr = -1, pidfd = -1;
-	size_t used = 0;
-	long long deadline = now_ms() + timeout_ms;
-	bool eof = false;
-	int fds[2];
+/* A child process being run: its pid, a pidfd for its exit, and its output pipe. */
+struct child {
 	pid_t pid;
+	int pidfd;
+	int rd;
+	long long deadline; /* CLOCK_MONOTONIC ms */
+};
 
+static void child_kill(struct child *c)
+{
+	if (c->pid > 0) {
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+	}
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	if (c->rd >= 0)
+		close(c->rd);
+	*c = (struct child){.pid = 0, .pidfd = -1, .rd = -1};
+}
+
+/*
+ * Start argv[0] (absolute) with argv, in the network namespace nsfd (-1:
+ * ours), stdin from /dev/null, stdout and stderr into a pipe, with
+ * child_env. It has timeout_ms to finish (child_wait).
+ */
+static int child_spawn(char *const argv[], int nsfd, int timeout_ms, struct child *c,
+		       struct shield_error *err)
+{
+	_cleanup_close_ int wr = -1;
+	int fds[2];
+
+	*c = (struct child){.pid = 0, .pidfd = -1, .rd = -1, .deadline = now_ms() + timeout_ms};
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return shield_error_set(err, negative_errno(), "pipe: %s", strerror(errno));
-	rd = fds[0];
+	c->rd = fds[0];
 	wr = fds[1];
-	pid = fork();
-	if (pid < 0)
-		return shield_error_set(err, negative_errno(), "fork: %s", strerror(errno));
-	if (pid == 0) {
+	c->pid = fork();
+	if (c->pid < 0) {
+		int r = negative_errno();
+
+		c->pid = 0;
+		child_kill(c);
+		return shield_error_set(err, r, "fork: %s", shield_strerror(r));
+	}
+	if (c->pid == 0) {
 		sigset_t none;
 		int devnull;
 
@@ -114,43 +136,60 @@ static int run_child(char *const argv[], int nsfd, char *out, int timeout_ms, in
 		execve(argv[0], argv, child_env);
 		child_fail(2, "cannot execute", argv[0]);
 	}
-	close(TAKE_FD(wr));
-	pidfd = pidfd_open(pid, 0);
-	if (pidfd < 0) {
+	c->pidfd = pidfd_open(c->pid, 0);
+	if (c->pidfd < 0) {
 		int r = negative_errno();
 
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		child_kill(c);
 		return shield_error_set(err, r, "pidfd_open: %s", shield_strerror(r));
 	}
+	return 0;
+}
+
+/*
+ * Wait until the child exits (for a daemon: its first process), at most
+ * until its deadline, then kill it. Its output goes to out (at most
+ * CHILD_OUTPUT_MAX bytes kept); *status is waitpid()'s status. The child is
+ * reaped and c emptied either way.
+ */
+static int child_wait(struct child *c, const char *what, char *out, int *status,
+		      struct shield_error *err)
+{
+	size_t used = 0;
+	bool eof = false;
+	int r = 0;
+
 	/* Read its output until it exits; a daemon's children may keep the pipe open,
 	 * so once it has exited only what is already in the pipe is taken. */
 	for (bool exited = false; !exited;) {
-		struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN},
-				      {.fd = eof ? -1 : rd, .events = POLLIN}};
-		long long left = deadline - now_ms();
+		struct pollfd p[2] = {{.fd = c->pidfd, .events = POLLIN},
+				      {.fd = eof ? -1 : c->rd, .events = POLLIN}};
+		long long left = c->deadline - now_ms();
 
 		if (left <= 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			return shield_error_set(err, -ETIMEDOUT, "%s did not finish within %d ms",
-						argv[0], timeout_ms);
+			r = shield_error_set(err, -ETIMEDOUT, "%s did not finish within %d ms",
+					     what, DNSMASQ_START_TIMEOUT_MS);
+			break;
 		}
 		if (poll(p, 2, (int)left) < 0) {
 			if (errno == EINTR)
 				continue;
-			return shield_error_set(err, negative_errno(), "poll: %s", strerror(errno));
+			r = shield_error_set(err, negative_errno(), "poll: %s", strerror(errno));
+			break;
 		}
 		exited = p[0].revents & POLLIN;
 		if (exited)
-			fcntl(rd, F_SETFL, fcntl(rd, F_GETFL) | O_NONBLOCK);
+			fcntl(c->rd, F_SETFL, fcntl(c->rd, F_GETFL) | O_NONBLOCK);
 		if (exited || (p[1].revents & (POLLIN | POLLHUP)))
-			eof = drain(rd, out, &used, exited) || eof;
+			eof = drain(c->rd, out, &used, exited) || eof;
 	}
 	out[used] = '\0';
-	if (waitpid(pid, status, 0) < 0)
-		return shield_error_set(err, negative_errno(), "waitpid: %s", strerror(errno));
-	return 0;
+	if (r >= 0 && waitpid(c->pid, status, 0) < 0)
+		r = shield_error_set(err, negative_errno(), "waitpid: %s", strerror(errno));
+	else if (r >= 0)
+		c->pid = 0; /* reaped */
+	child_kill(c);
+	return r;
 }
 
 /* The last non-empty line of a child's output, trimmed in place ("" if none). */
@@ -177,12 +216,45 @@ static const char *describe_status(int status, char buf[64])
 	return buf;
 }
 
-int dnsmasq_check_nftset(const char *binary, struct shield_error *err)
+struct dnsmasq_probe {
+	struct child child;
+	char *binary;
+};
+
+int dnsmasq_probe_start(const char *binary, struct dnsmasq_probe **out, struct shield_error *err)
 {
 	char version[] = "--version";
 	char *argv[] = {(char *)binary, version, NULL};
+	struct dnsmasq_probe *p = calloc(1, sizeof(*p));
+	int r;
+
+	if (!p || !(p->binary = strdup(binary))) {
+		free(p);
+		return shield_error_set(err, -ENOMEM, "out of memory");
+	}
+	r = child_spawn(argv, -1, DNSMASQ_START_TIMEOUT_MS, &p->child, err);
+	if (r < 0) {
+		free(p->binary);
+		free(p);
+		return shield_error_prefix(err, "dnsmasq --version: ");
+	}
+	*out = p;
+	return 0;
+}
+
+void dnsmasq_probe_free(struct dnsmasq_probe *p)
+{
+	if (!p)
+		return;
+	child_kill(&p->child);
+	free(p->binary);
+	free(p);
+}
+
+int dnsmasq_probe_finish(struct dnsmasq_probe *p, struct shield_error *err)
+{
 	char out[CHILD_OUTPUT_MAX], how[64];
-	int status, r = run_child(argv, -1, out, DNSMASQ_START_TIMEOUT_MS, &status, err);
+	int status, r = child_wait(&p->child, p->binary, out, &status, err);
 
 	if (r < 0)
 		return shield_error_prefix(err, "dnsmasq --version: ");
@@ -190,7 +262,7 @@ int dnsmasq_check_nftset(const char *binary, struct shield_error *err)
 		char q[SHIELD_QUOTE_MAX];
 		const char *line = last_line(out);
 
-		return shield_error_set(err, -ENOEXEC, "%s --version failed (%s)%s%s", binary,
+		return shield_error_set(err, -ENOEXEC, "%s --version failed (%s)%s%s", p->binary,
 					describe_status(status, how), *line ? ": " : "",
 					*line ? shield_quote(line, strlen(line), q) : "");
 	}
@@ -199,7 +271,7 @@ int dnsmasq_check_nftset(const char *binary, struct shield_error *err)
 					"%s was built without nftset support (its --version lists "
 					"no \"nftset\"); shield needs it to add DNS answers to the "
 					"firewall (Debian's dnsmasq-base 2.87+ has it)",
-					binary);
+					p->binary);
 	return 0;
 }
 
@@ -284,8 +356,11 @@ int dnsmasq_start(const char *binary, int nsfd, int dirfd, const char *conf_path
 					DNSMASQ_PID_FILE, strerror(errno));
 	{
 		char *argv[] = {(char *)binary, conf_arg, NULL};
+		struct child c;
 
-		r = run_child(argv, nsfd, out, DNSMASQ_START_TIMEOUT_MS, &status, err);
+		r = child_spawn(argv, nsfd, DNSMASQ_START_TIMEOUT_MS, &c, err);
+		if (r >= 0)
+			r = child_wait(&c, binary, out, &status, err);
 	}
 	if (r < 0)
 		return shield_error_prefix(err, "starting dnsmasq: ");

@@ -111,6 +111,7 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 	struct bundle_rules b = {0};
 	struct nft_ruleset rs = {0};
 	_cleanup_(nft_sock_closep) struct nft_sock *sock = NULL;
+	_cleanup_(dnsmasq_probe_freep) struct dnsmasq_probe *probe = NULL;
 	_cleanup_free_ char *conf = NULL;
 	struct shield_error ignored = {0};
 	struct timespec t0, t1;
@@ -120,13 +121,15 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(rep, 0, sizeof(*rep));
-	r = bundle_rules_load(t->dirfd, &b, err);
-	if (r < 0)
-		shield_error_prefix(err, "bundle %s: ", t->state_dir);
+	/* dnsmasq's nftset check runs while the ruleset is read, built and committed. */
+	r = dnsmasq_probe_start(t->dnsmasq, &probe, err);
+	if (r >= 0) {
+		r = bundle_rules_load(t->dirfd, &b, err);
+		if (r < 0)
+			shield_error_prefix(err, "bundle %s: ", t->state_dir);
+	}
 	if (r >= 0)
 		r = conf_path(t, &conf, err);
-	if (r >= 0)
-		r = dnsmasq_check_nftset(t->dnsmasq, err);
 	if (r >= 0)
 		r = write_dnsmasq_conf(t, &b.config, err);
 	if (r >= 0)
@@ -135,6 +138,8 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 		r = nft_sock_open_in(t->nsfd, &sock, err);
 	if (r >= 0)
 		r = nft_apply_verified(sock, &rs, err);
+	if (r >= 0)
+		r = dnsmasq_probe_finish(probe, err);
 	if (r < 0)
 		goto out;
 	rep->mode = b.config.mode;

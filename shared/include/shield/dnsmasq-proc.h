@@ -20,8 +20,17 @@
 /* The dnsmasq binary: $SHIELD_DNSMASQ (must be absolute) or DNSMASQ_DEFAULT_BINARY. */
 int dnsmasq_binary(const char **out, struct shield_error *err);
 
-/* Run `BINARY --version` and fail (-ENOTSUP) unless it was built with nftset. */
-int dnsmasq_check_nftset(const char *binary, struct shield_error *err);
+/*
+ * The nftset check, run beside other work: dnsmasq_probe_start runs
+ * `BINARY --version`; dnsmasq_probe_finish waits for it and fails (-ENOTSUP)
+ * unless dnsmasq was built with nftset. dnsmasq_probe_free kills an
+ * unfinished probe and frees it (NULL is fine).
+ */
+struct dnsmasq_probe;
+int dnsmasq_probe_start(const char *binary, struct dnsmasq_probe **out, struct shield_error *err);
+int dnsmasq_probe_finish(struct dnsmasq_probe *p, struct shield_error *err);
+void dnsmasq_probe_free(struct dnsmasq_probe *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct dnsmasq_probe *, dnsmasq_probe_free)
 
 /*
  * Start dnsmasq in the network namespace nsfd with --conf-file=conf_path
