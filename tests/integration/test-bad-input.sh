@@ -297,9 +297,10 @@ check "bad names: state root still empty" test -z "$(ls -A "$STATE_ROOT")"
 check "no command: exit 2" expect_usage_error "$SHIELD_BIN"
 check "unknown command: exit 2" expect_usage_error "$SHIELD_BIN" frobnicate
 check "unknown option: exit 2" expect_usage_error shield preview --state-dir "$GOOD" --frobnicate
-check "prepare without --upstream-dns: exit 2" \
-	expect_usage_error shield prepare u --state-dir "$TMP/u" --profiles good
-check "prepare without --upstream-dns: no bundle dir created" test "$(state_of "$TMP/u")" = absent
+# An ns: network names no DNS server (slirp4netns, pasta and bridge do).
+check "prepare --network ns: without --upstream-dns: exit 2" \
+	expect_usage_error shield prepare u --state-dir "$TMP/u" --profiles good --network ns:/run/netns/u
+check "prepare --network ns: without --upstream-dns: no bundle dir created" test "$(state_of "$TMP/u")" = absent
 check "apply without --netns: exit 2" expect_usage_error shield apply --state-dir "$GOOD"
 check "--mode without a value: exit 2" expect_usage_error shield preview --state-dir "$GOOD" --mode
 
