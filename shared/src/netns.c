@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <string.h>
@@ -32,35 +34,43 @@ int netns_open(const char *path, struct shield_error *err)
 	return TAKE_FD(fd);
 }
 
-int netns_enter(int nsfd, int *saved, struct shield_error *err)
-{
-	_cleanup_close_ int self = -1;
+struct netns_call {
+	int nsfd;
+	int (*fn)(void *arg, struct shield_error *err);
+	void *arg;
+	struct shield_error *err;
+	int r;
+};
 
-	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return shield_error_set(err, negative_errno(),
-					"cannot open the current network namespace");
-	if (setns(nsfd, CLONE_NEWNET) < 0) {
+static void *netns_thread(void *p)
+{
+	struct netns_call *c = p;
+
+	if (setns(c->nsfd, CLONE_NEWNET) < 0) {
 		int r = negative_errno();
 
-		return shield_error_set(err, r, "cannot enter the network namespace: %s%s",
-					strerror(-r),
-					r == -EPERM ? " (needs CAP_SYS_ADMIN; run as root)" : "");
+		c->r = shield_error_set(
+			c->err, r, "cannot enter the network namespace: %s%s", strerror(-r),
+			r == -EPERM ? " (needs CAP_SYS_ADMIN over it; run as root or "
+				      "inside podman's user namespace)"
+				    : "");
+		return NULL;
 	}
-	*saved = TAKE_FD(self);
-	return 0;
+	c->r = c->fn(c->arg, c->err);
+	return NULL;
 }
 
-int netns_return(int *saved, struct shield_error *err)
+int netns_call(int nsfd, int (*fn)(void *arg, struct shield_error *err), void *arg,
+	       struct shield_error *err)
 {
-	int r = 0;
+	struct netns_call c = {.nsfd = nsfd, .fn = fn, .arg = arg, .err = err};
+	pthread_t thread;
+	int r = pthread_create(&thread, NULL, netns_thread, &c);
 
-	if (*saved < 0)
-		return 0;
-	if (setns(*saved, CLONE_NEWNET) < 0)
-		r = shield_error_set(err, negative_errno(),
-				     "cannot return to the original network namespace");
-	close(*saved);
-	*saved = -1;
-	return r;
+	if (r != 0)
+		return shield_error_set(err, -r, "cannot start a thread: %s", strerror(r));
+	r = pthread_join(thread, NULL);
+	if (r != 0)
+		return shield_error_set(err, -r, "cannot join a thread: %s", strerror(r));
+	return c.r;
 }

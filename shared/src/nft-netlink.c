@@ -64,23 +64,14 @@ int nft_sock_open(struct nft_sock **out, struct shield_error *err)
 	return 0;
 }
 
+static int open_here(void *out, struct shield_error *err)
+{
+	return nft_sock_open(out, err);
+}
+
 int nft_sock_open_in(int nsfd, struct nft_sock **out, struct shield_error *err)
 {
-	int saved = -1, r, r2;
-
-	if (nsfd < 0)
-		return nft_sock_open(out, err);
-	r = netns_enter(nsfd, &saved, err);
-	if (r < 0)
-		return r;
-	r = nft_sock_open(out, err);
-	r2 = netns_return(&saved, r < 0 ? NULL : err);
-	if (r >= 0 && r2 < 0) {
-		nft_sock_close(*out);
-		*out = NULL;
-		return r2;
-	}
-	return r;
+	return nsfd < 0 ? nft_sock_open(out, err) : netns_call(nsfd, open_here, out, err);
 }
 
 void nft_sock_close(struct nft_sock *s)

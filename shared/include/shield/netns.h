@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Network namespace handles: open and check a path, enter and come back. */
+/* Network namespace handles: open and check a path, run code inside one. */
 #pragma once
 
 #include "error.h"
@@ -7,8 +7,13 @@
 /* Open path (O_RDONLY|O_CLOEXEC) and check it is a network namespace; fd or -errno. */
 int netns_open(const char *path, struct shield_error *err);
 
-/* Enter the netns nsfd; *saved receives an fd of the current one to return to. */
-int netns_enter(int nsfd, int *saved, struct shield_error *err);
-
-/* Go back to the namespace saved by netns_enter and close it. */
-int netns_return(int *saved, struct shield_error *err);
+/*
+ * Run fn(arg, err) in the network namespace nsfd and return what it returns.
+ * It runs in a short-lived thread that enters the namespace (a network
+ * namespace belongs to a thread, not the process) and is never taken back:
+ * rootless podman's hook may enter the container's namespace but has no
+ * right to go back into the host's. Sockets fn opens stay in the namespace
+ * they were opened in.
+ */
+int netns_call(int nsfd, int (*fn)(void *arg, struct shield_error *err), void *arg,
+	       struct shield_error *err);
