@@ -309,7 +309,7 @@ int prepare_do(struct cli *cli, const struct prepare_opts *o, struct prepared *o
 	_cleanup_strlist_ struct strlist domains = STRLIST_INIT;
 	_cleanup_strlist_ struct strlist ips = STRLIST_INIT;
 	_cleanup_strlist_ struct strlist eff_domains = STRLIST_INIT;
-	_cleanup_free_ char *path = NULL, *dnsmasq_conf = NULL, *pid_path = NULL, *log_path = NULL;
+	_cleanup_free_ char *path = NULL, *dnsmasq_conf = NULL;
 	_cleanup_close_ int dirfd = -1;
 	struct stat st;
 	int r, ret = EXIT_USER;
@@ -392,17 +392,6 @@ int prepare_do(struct cli *cli, const struct prepare_opts *o, struct prepared *o
 
 	/* The bundle: validate an existing one (and its live lists) before writing. */
 	path = cli_bundle_path(cli, o->state_dir, o->name);
-	if (path && path[0] != '/') {
-		_cleanup_free_ char *cwd = getcwd(NULL, 0);
-		char *abs = NULL;
-
-		if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0) {
-			shield_error_set(&err, -ENOMEM, "cannot make %s absolute", path);
-			goto fail;
-		}
-		free(path);
-		path = abs;
-	}
 	if (!path) {
 		shield_error_set(&err, -ENOMEM, "out of memory");
 		goto fail;
@@ -441,25 +430,9 @@ int prepare_do(struct cli *cli, const struct prepare_opts *o, struct prepared *o
 		shield_error_set(&err, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (asprintf(&pid_path, "%s/dnsmasq.pid", path) < 0 ||
-	    asprintf(&log_path, "%s/dnsmasq.log", path) < 0) {
-		shield_error_set(&err, -ENOMEM, "out of memory");
+	if (dnsmasq_config_for_bundle(path, &config, &eff_domains, &existing.denied_domains,
+				      &dnsmasq_conf, &err) < 0)
 		goto fail;
-	}
-	{
-		struct dnsmasq_params dp = {
-			.upstream = &config.upstream,
-			.domains = &eff_domains,
-			.denied = &existing.denied_domains,
-			.pid_path = pid_path,
-			.log_path = log_path,
-			.policy = config.dns_policy,
-			.set_timeout = config.set_timeout,
-		};
-
-		if (dnsmasq_config_generate(&dp, &dnsmasq_conf, &err) < 0)
-			goto fail;
-	}
 
 	/* Everything is valid: create and write. */
 	if (dirfd < 0) {

@@ -230,3 +230,26 @@ bool dnsmasq_version_has_nftset(const char *version_output)
 		return false;
 	return has_word(version_output, "nftset") && !has_word(version_output, "no-nftset");
 }
+
+int dnsmasq_config_for_bundle(const char *state_dir, const struct bundle_config *c,
+			      const struct strlist *domains, const struct strlist *denied,
+			      char **out, struct shield_error *err)
+{
+	_cleanup_free_ char *pid_path = NULL, *log_path = NULL;
+	struct dnsmasq_params p = {
+		.upstream = &c->upstream,
+		.domains = domains,
+		.denied = denied,
+		.policy = c->mode == SHIELD_MODE_DOWN || c->mode == SHIELD_MODE_DOWN_ALL
+				  ? DNS_POLICY_OPEN
+				  : c->dns_policy,
+		.set_timeout = c->set_timeout,
+	};
+
+	if (asprintf(&pid_path, "%s/dnsmasq.pid", state_dir) < 0 ||
+	    asprintf(&log_path, "%s/dnsmasq.log", state_dir) < 0)
+		return shield_error_set(err, -ENOMEM, "out of memory");
+	p.pid_path = pid_path;
+	p.log_path = log_path;
+	return dnsmasq_config_generate(&p, out, err);
+}

@@ -27,38 +27,19 @@ static const char *audit_name(const struct launch_target *t, const struct bundle
 	return c && c->name[0] ? c->name : t->id;
 }
 
-/*
- * dnsmasq.conf for the bundle as it is now: effective domains, denied
- * domains, and the DNS policy of the mode (down and down_all forward
- * everything, so the bypass really is one).
- */
+/* dnsmasq.conf for the bundle as it is now: effective and denied domains, the mode's policy. */
 static int write_dnsmasq_conf(const struct launch_target *t, const struct bundle_config *c,
 			      struct shield_error *err)
 {
 	_cleanup_strlist_ struct strlist domains = STRLIST_INIT;
 	_cleanup_strlist_ struct strlist denied = STRLIST_INIT;
-	_cleanup_free_ char *pid_path = NULL, *log_path = NULL, *text = NULL;
-	struct dnsmasq_params p = {
-		.upstream = &c->upstream,
-		.domains = &domains,
-		.denied = &denied,
-		.policy = c->mode == SHIELD_MODE_DOWN || c->mode == SHIELD_MODE_DOWN_ALL
-				  ? DNS_POLICY_OPEN
-				  : c->dns_policy,
-		.set_timeout = c->set_timeout,
-	};
+	_cleanup_free_ char *text = NULL;
 	int r = bundle_effective_domains(t->dirfd, &domains, err);
 
 	if (r >= 0)
 		r = bundle_read_list(t->dirfd, BUNDLE_DENIED_DOMAINS, &denied, err);
-	if (r < 0)
-		return r;
-	if (asprintf(&pid_path, "%s/" DNSMASQ_PID_FILE, t->state_dir) < 0 ||
-	    asprintf(&log_path, "%s/dnsmasq.log", t->state_dir) < 0)
-		return shield_error_set(err, -ENOMEM, "out of memory");
-	p.pid_path = pid_path;
-	p.log_path = log_path;
-	r = dnsmasq_config_generate(&p, &text, err);
+	if (r >= 0)
+		r = dnsmasq_config_for_bundle(t->state_dir, c, &domains, &denied, &text, err);
 	if (r >= 0)
 		r = bundle_write_file(t->dirfd, DNSMASQ_CONF_FILE, text, strlen(text), err);
 	return r;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "bundle.h"
 #include "error.h"
 #include "params.h"
 #include "strlist.h"
@@ -41,6 +42,16 @@ uint32_t dnsmasq_ttl_cap(uint32_t set_timeout);
  * lines.
  */
 int dnsmasq_config_generate(const struct dnsmasq_params *p, char **out, struct shield_error *err);
+
+/*
+ * dnsmasq.conf for the bundle at state_dir (absolute) with config c: its
+ * dnsmasq.pid and dnsmasq.log in the bundle, and the DNS policy of c's mode
+ * (down and down_all forward everything, so the bypass really is one;
+ * otherwise c's policy).
+ */
+int dnsmasq_config_for_bundle(const char *state_dir, const struct bundle_config *c,
+			      const struct strlist *domains, const struct strlist *denied,
+			      char **out, struct shield_error *err);
 
 /* Whether `dnsmasq --version` output lists nftset support (and not "no-nftset"). */
 bool dnsmasq_version_has_nftset(const char *version_output);
