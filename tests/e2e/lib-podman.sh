@@ -133,32 +133,36 @@ write_hooks_dir() {
 	done
 	chmod 0755 "$dir"
 	chmod 0644 "$dir"/*.json
+	write_containers_conf "$dir.containers.conf" "$dir"
+}
+
+# write_containers_conf FILE [HOOKS_DIR]: the tests' containers.conf: runc
+# (crun refuses the hybrid cgroup setup here), no default ulimits (no
+# CAP_SYS_RESOURCE in the sandbox), cgroupfs, events to a file (no
+# journald), and hooks_dir = [HOOKS_DIR]: podman reads the hooks from its
+# configuration, as with `shield setup`, so every podman command (start,
+# restart, conmon's cleanup) finds them; `--hooks-dir` would be forgotten.
+write_containers_conf() {
+	local f=$1 hooks=${2:-}
+	{
+		printf '[containers]\ndefault_ulimits = []\n[engine]\n'
+		printf 'runtime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+		[[ -z $hooks ]] || printf 'hooks_dir = [%s]\n' "$(_json_str "$hooks")"
+	} >"$f"
+	chmod 0644 "$f"
 }
 
 # ------------------------------------------------------------ rootful podman
 
 # podman_setup: the private podman config for rootful runs, the busybox
-# rootfs, hooks dir ROOT_HOOKS with SHIELD_RUNTIME_DIR=ROOT_RUNTIME_DIR.
+# rootfs, hooks dir ROOT_HOOKS with SHIELD_RUNTIME_DIR=ROOT_RUNTIME_DIR
+# (and its containers.conf ROOT_HOOKS.containers.conf).
 podman_setup() {
 	[[ -n ${TMP:-} ]] || init_tmp
 	# The rootless user must be able to walk into TMP (to its own subdir).
 	chmod 0711 "$TMP"
 	PODMAN_DIR=$TMP/podman
 	mkdir -m 0700 "$PODMAN_DIR"
-	# Readable by the rootless user too (TMP is 0711).
-	PODMAN_CONF=$TMP/containers.conf
-	cat >"$PODMAN_CONF" <<-'EOF'
-		# shield e2e tests: runc (crun refuses the hybrid cgroup setup here),
-		# no default ulimits (no CAP_SYS_RESOURCE in the sandbox), cgroupfs,
-		# events to a file (no journald).
-		[containers]
-		default_ulimits = []
-		[engine]
-		runtime = "runc"
-		cgroup_manager = "cgroupfs"
-		events_logger = "file"
-	EOF
-	chmod 0644 "$PODMAN_CONF"
 	# runc keeps its per-container state in /run/runc/ID (removed with the
 	# container): a --runtime-flag root=DIR would not reach the cleanup
 	# process conmon starts when a container exits (podman does not pass
@@ -174,20 +178,37 @@ podman_setup() {
 }
 
 # podman_root ARGS...: rootful podman with the test's config, storage and
-# hooks (ROOT_HOOKS; override per call: ROOT_HOOKS=DIR podman_root ...).
+# hooks (the containers.conf of ROOT_HOOKS; another hooks dir per call:
+# ROOT_HOOKS=DIR podman_root ...).
 podman_root() {
 	podman_root_argv
 	"${PODMAN_ROOT_ARGV[@]}" "$@"
 }
 
+# podman_root_wrapper: a podman executable (script) with podman_root's
+# storage options, for `shield run` ($SHIELD_PODMAN); CONTAINERS_CONF comes
+# from the environment. Prints its path.
+podman_root_wrapper() {
+	local w=$PODMAN_DIR/podman-wrapper
+	if [[ ! -x $w ]]; then
+		podman_root_argv
+		{
+			printf '#!/bin/sh\nexec'
+			printf ' %q' "${PODMAN_ROOT_ARGV[@]:2}"
+			printf ' "$@"\n'
+		} >"$w"
+		chmod 0755 "$w"
+	fi
+	printf '%s\n' "$w"
+}
+
 # podman_root_argv: that command line in PODMAN_ROOT_ARGV (for exec).
 podman_root_argv() {
-	PODMAN_ROOT_ARGV=(env CONTAINERS_CONF="$PODMAN_CONF" podman
+	PODMAN_ROOT_ARGV=(env CONTAINERS_CONF="$ROOT_HOOKS.containers.conf" podman
 		--root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/runroot"
 		--tmpdir "$PODMAN_DIR/tmp" --network-config-dir "$PODMAN_DIR/net"
 		--runtime runc
-		--cgroup-manager cgroupfs --events-backend file
-		--hooks-dir "$ROOT_HOOKS")
+		--cgroup-manager cgroupfs --events-backend file)
 }
 
 # client_ns_new SUFFIX: a namespace for one rootful container (NS_NAME),
@@ -263,14 +284,25 @@ as_user_in_world() {
 		sh "$_USER_TUN" "$_USER_RESOLV" \
 		runuser -u "$ROOTLESS_USER" -- env -i HOME="$USER_DIR/home" \
 		XDG_RUNTIME_DIR="$USER_XDG" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-		LANG=C.UTF-8 CONTAINERS_CONF="$PODMAN_CONF" "$@"
+		LANG=C.UTF-8 CONTAINERS_CONF="$USER_HOOKS.containers.conf" "$@"
 }
 
-# podman_user ARGS...: rootless podman as the test user (hooks USER_HOOKS;
-# override per call: USER_HOOKS=DIR podman_user ...).
+# podman_user ARGS...: rootless podman as the test user (hooks: the
+# containers.conf of USER_HOOKS; per call: USER_HOOKS=DIR podman_user ...).
 podman_user() {
 	as_user_in_world podman --cgroup-manager cgroupfs --events-backend file \
-		--runtime runc --hooks-dir "$USER_HOOKS" "$@"
+		--runtime runc "$@"
+}
+
+# podman_user_wrapper: the same for the test user's podman (run it inside
+# as_user_in_world). Prints its path.
+podman_user_wrapper() {
+	local w=$USER_DIR/podman-wrapper
+	if [[ ! -x $w ]]; then
+		printf '#!/bin/sh\nexec podman --cgroup-manager cgroupfs --events-backend file --runtime runc "$@"\n' >"$w"
+		chmod 0755 "$w"
+	fi
+	printf '%s\n' "$w"
 }
 
 # ------------------------------------------------------------ mode-generic

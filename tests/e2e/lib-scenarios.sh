@@ -249,3 +249,37 @@ scenario_resolv_symlink() {
 	after=$(stat -c '%s %Y %i' "$host")$(sha256sum <"$host")
 	check "$m/symlink: the host file the image's symlink names is unchanged" test "$before" = "$after"
 }
+
+# `shield run` itself: it writes the bundle, checks that podman will run the
+# hook (podman's hooks_dir from the test's containers.conf) and execs
+# podman run with shield's arguments and ours.
+scenario_shield_run() {
+	local m=$PODMAN_MODE n=run-$PODMAN_MODE up=()
+	say "# $m: shield run"
+	mode_profile web "$DNS_NAME_ALLOWED"
+	mode_network "$n"
+	BUNDLE=$(mode_state_root)/containers/$n
+	RC=0
+	if [[ $PODMAN_MODE == user ]]; then
+		OUT=$(as_user_in_world env SHIELD_PODMAN="$(podman_user_wrapper)" \
+			SHIELD_DATA_DIR="$SHIELD_DATA_DIR" SHIELD_RUNTIME_DIR="$USER_RUNTIME_DIR" \
+			"$SHIELD_BIN" --config-dir "$USER_CONFIG_DIR" --state-root "$USER_STATE_ROOT" \
+			run "$n" --network "$NETWORK" --profiles web -q -- \
+			-d --rootfs "$USER_ROOTFS" /bin/sleep 3600 2>&1) || RC=$?
+	else
+		up=(--upstream-dns "$DNS_UPSTREAM")
+		OUT=$(CONTAINERS_CONF=$ROOT_HOOKS.containers.conf SHIELD_PODMAN=$(podman_root_wrapper) \
+			SHIELD_RUNTIME_DIR=$ROOT_RUNTIME_DIR \
+			shield run "$n" --network "$NETWORK" "${up[@]}" --profiles web -q -- \
+			-d --rootfs "$(mode_rootfs)" /bin/sleep 3600 2>&1) || RC=$?
+	fi
+	check "$m/run: shield run succeeds" podman_ok
+	check "$m/run: the container runs" running "$n"
+	_is_running "$n" || return 0
+	check "$m/run: it is named as asked and its bundle is where asked" test -f "$BUNDLE/dnsmasq.conf"
+	check "$m/run: the live table is shield preview" expect_table_is_preview "$n"
+	check "$m/run: dnsmasq runs in its network namespace" expect_dnsmasq_up "$n"
+	check "$m/run: the allowed name is fetched" expect_fetch "$n" "$DNS_NAME_ALLOWED" "$PUB_ALLOWED" "$PUB6_ALLOWED"
+	check "$m/run: a bare address not allowlisted is refused at once" expect_blocked "$n" "$PUB_OTHER"
+	pod rm -f -t 0 "$n" >/dev/null 2>&1 || true
+}

@@ -23,4 +23,5 @@ scenario_open_policy
 scenario_restart
 scenario_pidfile_impostor
 scenario_resolv_symlink
+scenario_shield_run
 finish
