@@ -596,9 +596,13 @@ expect_blocked() {
 # expect_refused_netns NAME ADDR [PORT]: a non-blocking connect (socat) from
 # the container's network namespace is rejected in under REFUSE_MS.
 expect_refused_netns() {
-	local name=$1 addr=$2 port=${3:-$TCP_PORT} out rc=0 t0 ms
+	local name=$1 addr=$2 port=${3:-$TCP_PORT} out rc=0 t0 ms pid
+	pid=$(container_pid "$name") || {
+		say "    no running container $name"
+		return 1
+	}
 	t0=$(ms_now)
-	out=$(in_container_netns "$name" socat -T5 - "TCP:$(_sock_addr "$addr"):$port,connect-timeout=5" \
+	out=$(nsenter -t "$pid" -n socat -T5 - "TCP:$(_sock_addr "$addr"):$port,connect-timeout=5" \
 		</dev/null 2>&1) || rc=$?
 	ms=$(($(ms_now) - t0))
 	if [[ $rc == 0 || $out == *shield-token* ]]; then
@@ -750,6 +754,25 @@ _podman_cleanup() {
 	if ((_PODMAN_USER_READY)); then
 		podman_user rm --all --force --time 0 >/dev/null 2>&1
 	fi
+	# Whatever still runs in the test's namespaces (containers podman could
+	# not remove, dnsmasq, servers) goes now, before the wait below: a
+	# container dying later would make its conmon start `podman container
+	# cleanup`, which mounts the storage again after the unmounting below.
+	for m in "${_NETNS_CREATED[@]}"; do
+		pids=$(ip netns pids "$m" 2>/dev/null)
+		# shellcheck disable=SC2086 # one pid per word
+		[[ -z $pids ]] || kill -KILL $pids 2>/dev/null
+	done
+	# Then podman's own processes (conmon, cleanup commands: everything
+	# naming the test's dirs) finish, or are killed.
+	if [[ -n ${TMP:-} ]]; then
+		wait_for 10 _no_pids_naming "$TMP/" 2>/dev/null || {
+			pids=$(_pids_naming "$TMP/")
+			say "cleanup: killing what still runs with $TMP: $pids"
+			# shellcheck disable=SC2086
+			kill -KILL $pids 2>/dev/null
+		}
+	fi
 	if ((_ROOTLESS_USER_CREATED)); then
 		for _ in 1 2 3; do
 			pids=$(_rootless_pids)
@@ -781,4 +804,13 @@ _podman_cleanup() {
 	_cleanup
 }
 _podman_ret() { return "$1"; }
+
+# Live (not zombie) processes whose command line contains STRING.
+_pids_naming() {
+	local p
+	for p in $(pgrep -f -- "$1"); do
+		is_zombie "$p" || printf '%s\n' "$p"
+	done
+}
+_no_pids_naming() { [[ -z $(_pids_naming "$1") ]]; }
 trap _podman_cleanup EXIT
