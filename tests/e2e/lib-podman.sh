@@ -758,10 +758,14 @@ _podman_cleanup() {
 	# not remove, dnsmasq, servers) goes now, before the wait below: a
 	# container dying later would make its conmon start `podman container
 	# cleanup`, which mounts the storage again after the unmounting below.
-	for m in "${_NETNS_CREATED[@]}"; do
-		pids=$(ip netns pids "$m" 2>/dev/null)
-		# shellcheck disable=SC2086 # one pid per word
-		[[ -z $pids ]] || kill -KILL $pids 2>/dev/null
+	local sig
+	for sig in TERM KILL; do
+		for m in "${_NETNS_CREATED[@]}"; do
+			pids=$(ip netns pids "$m" 2>/dev/null)
+			# shellcheck disable=SC2086 # one pid per word
+			[[ -z $pids ]] || kill -"$sig" $pids 2>/dev/null
+		done
+		[[ $sig == KILL ]] || sleep 0.2
 	done
 	# Then podman's own processes (conmon, cleanup commands: everything
 	# naming the test's dirs) finish, or are killed.
