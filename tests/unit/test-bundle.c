@@ -738,6 +738,152 @@ static void test_config_parse_pure(void **state)
 	bundle_config_free(&c);
 }
 
+/* ------------------------------------------------------- bundle_check_location */
+
+/* Expect a refusal with code whose message contains each needle (NULL-terminated). */
+static void location_refused(const char *path, int code, ...)
+{
+	struct shield_error err = {0};
+	const char *needle;
+	va_list ap;
+	int r = bundle_check_location(path, &err);
+
+	if (r != code)
+		fail_msg("bundle_check_location(%s) returned %d, not %d (%s)", path, r, code,
+			 err.msg);
+	assert_int_equal(err.code, code);
+	assert_msg_printable(&err);
+	va_start(ap, code);
+	while ((needle = va_arg(ap, const char *)))
+		assert_msg_contains(&err, needle);
+	va_end(ap);
+}
+
+static void test_check_location_prefixes(void **state)
+{
+	static const char *const system[] = {"/etc",  "/proc", "/sys",	 "/dev",  "/usr", "/bin",
+					     "/sbin", "/lib",  "/lib64", "/boot", "/root"};
+	/* Names that share a system directory's first letters but are not under it. */
+	static const char *const lookalikes[] = {"/etcetera",
+						 "/etc-shield-test",
+						 "/usrx",
+						 "/lib6",
+						 "/lib640",
+						 "/rootless-shield-test",
+						 "/devices-shield-test",
+						 "/bootstrap-shield-test"};
+	char path[64];
+
+	(void)state;
+	location_refused("relative/dir", -EINVAL, "\"relative/dir\"", "must be absolute", NULL);
+	location_refused("etc", -EINVAL, "must be absolute", NULL);
+	location_refused("", -EINVAL, "must be absolute", NULL);
+	location_refused("./tmp", -EINVAL, "must be absolute", NULL);
+
+	for (size_t i = 0; i < ARRAY_SIZE(system); i++) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "under the system directory %s", system[i]);
+		/* The directory itself, something under it (existing or not), a trailing '/'. */
+		location_refused(system[i], -EPERM, want, NULL);
+		snprintf(path, sizeof(path), "%s/shield-test/bundle", system[i]);
+		location_refused(path, -EPERM, want, path, NULL);
+		snprintf(path, sizeof(path), "%s/", system[i]);
+		location_refused(path, -EPERM, want, NULL);
+	}
+	location_refused("/etc/x", -EPERM, "\"/etc/x\"", "system directory /etc", NULL);
+	location_refused("/usr/lib/x", -EPERM, "\"/usr/lib/x\"", "system directory /usr", NULL);
+	location_refused("/usr/local/lib/shield", -EPERM, "system directory /usr", NULL);
+
+	/* Not a prefix match: /etcetera is not /etc. It does not exist, so realpath's error is
+	 * what comes back, never -EPERM. */
+	for (size_t i = 0; i < ARRAY_SIZE(lookalikes); i++) {
+		struct shield_error err = {0};
+		int want = access(lookalikes[i], F_OK) == 0 ? 0 : -ENOENT;
+
+		assert_int_equal(bundle_check_location(lookalikes[i], &err), want);
+		if (want < 0) {
+			assert_msg_contains(&err, lookalikes[i]);
+			assert_msg_contains(&err, "No such file or directory");
+		}
+	}
+
+	/* Spellings that only resolve into a system directory. */
+	location_refused("//etc", -EPERM, "\"//etc\"", "resolves to \"/etc\"",
+			 "system directory /etc", NULL);
+	location_refused("/./etc", -EPERM, "resolves to \"/etc\"", NULL);
+	location_refused("/tmp/../etc", -EPERM, "\"/tmp/../etc\"", "resolves to \"/etc\"", NULL);
+	location_refused("/tmp/..//usr/./lib", -EPERM, "resolves to \"/usr/lib\"",
+			 "system directory /usr", NULL);
+}
+
+static void test_check_location_symlinks(void **state)
+{
+	struct fixture *f = *state;
+	struct shield_error err = {0};
+	char link[UNIT_DIR_MAX], path[UNIT_DIR_MAX + 32], good[UNIT_DIR_MAX];
+
+	/* The plain bundle directory is fine. */
+	assert_int_equal(bundle_check_location(f->dir, &err), 0);
+	assert_int_equal(bundle_check_location(f->root, &err), 0);
+
+	/* A symlink in /tmp to /etc: refused after resolving, the message names both. */
+	snprintf(link, sizeof(link), "%s/to-etc", f->root);
+	assert_int_equal(symlink("/etc", link), 0);
+	location_refused(link, -EPERM, link, "resolves to \"/etc\"", "system directory /etc", NULL);
+
+	/* A symlink to something deeper in a system directory. */
+	snprintf(link, sizeof(link), "%s/to-usr-lib", f->root);
+	assert_int_equal(symlink("/usr/lib", link), 0);
+	location_refused(link, -EPERM, link, "resolves to \"/usr/lib", "system directory /usr",
+			 NULL);
+
+	/* A symlinked parent: root/slash -> /, then root/slash/etc is /etc. */
+	snprintf(link, sizeof(link), "%s/slash", f->root);
+	assert_int_equal(symlink("/", link), 0);
+	snprintf(path, sizeof(path), "%s/etc", link);
+	location_refused(path, -EPERM, path, "resolves to \"/etc\"", NULL);
+	snprintf(path, sizeof(path), "%s/boot", link);
+	location_refused(path, -EPERM, "system directory /boot", NULL);
+
+	/* A chain of relative symlinks ending in /proc. */
+	snprintf(link, sizeof(link), "%s/hop2", f->root);
+	assert_int_equal(symlink("/proc/self", link), 0);
+	snprintf(link, sizeof(link), "%s/hop1", f->root);
+	assert_int_equal(symlink("hop2", link), 0);
+	location_refused(link, -EPERM, "system directory /proc", NULL);
+
+	/* A symlink to an ordinary directory passes here (bundle_open refuses it later). */
+	snprintf(link, sizeof(link), "%s/to-bundle", f->root);
+	assert_int_equal(symlink(f->dir, link), 0);
+	assert_int_equal(bundle_check_location(link, &err), 0);
+	/* A directory named like a system one elsewhere is fine. */
+	snprintf(good, sizeof(good), "%s/etc", f->root);
+	assert_int_equal(mkdir(good, 0700), 0);
+	assert_int_equal(bundle_check_location(good, &err), 0);
+
+	/* Missing: realpath's error, naming the path. */
+	snprintf(path, sizeof(path), "%s/missing", f->root);
+	location_refused(path, -ENOENT, path, "No such file or directory", NULL);
+	snprintf(path, sizeof(path), "%s/missing/deeper", f->root);
+	location_refused(path, -ENOENT, path, NULL);
+	/* Dangling symlink and a loop. */
+	snprintf(link, sizeof(link), "%s/dangling", f->root);
+	assert_int_equal(symlink("/nonexistent-shield-test/x", link), 0);
+	location_refused(link, -ENOENT, link, NULL);
+	snprintf(link, sizeof(link), "%s/loop", f->root);
+	assert_int_equal(symlink("loop", link), 0);
+	location_refused(link, -ELOOP, link, NULL);
+
+	/* Hostile bytes in the path are quoted. */
+	snprintf(path, sizeof(path), "%s/\x1b[2J\n\xff", f->root);
+	location_refused(path, -ENOENT, "\\x1b[2J\\n\\xff\"", NULL);
+	assert_int_equal(symlink("/etc", path), 0);
+	location_refused(path, -EPERM, "\\x1b[2J\\n\\xff\"", "resolves to \"/etc\"", NULL);
+	location_refused("/etc/\x1b]0;x\x07", -EPERM, "\"/etc/\\x1b]0;x\\x07\"", NULL);
+	location_refused("rel\x1b", -EINVAL, "\"rel\\x1b\"", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -760,6 +906,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_write_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_read_errors, setup, teardown),
 		cmocka_unit_test(test_config_parse_pure),
+		cmocka_unit_test(test_check_location_prefixes),
+		cmocka_unit_test_setup_teardown(test_check_location_symlinks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
