@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,23 @@ const char *shield_timestamp(char buf[TIMESTAMP_MAX])
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 (int)(ts.tv_nsec / 1000000));
 	return buf;
+}
+
+int open_append(int dirfd, const char *name)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	/* O_NONBLOCK: a FIFO planted under the name must not hang the hook. */
+	fd = openat(dirfd, name,
+		    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == ENXIO ? -EINVAL : negative_errno(); /* ENXIO: a FIFO nobody reads */
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	return TAKE_FD(fd);
 }
 
 int audit_append(int dirfd, const char *container, const char *action, const char *dest,
@@ -49,13 +67,10 @@ int audit_append(int dirfd, const char *container, const char *action, const cha
 		return shield_error_set(err, -ENOMEM, "out of memory");
 	len = strlen(line);
 	line[len] = '\n'; /* json_dumps's NUL becomes the newline; the length says where it ends */
-	fd = openat(dirfd, AUDIT_FILE, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
-	if (fd < 0) {
-		int r = negative_errno();
-
-		return shield_error_set(err, r, "%s: %s", AUDIT_FILE, shield_strerror(r));
-	}
+	fd = open_append(dirfd, AUDIT_FILE);
+	if (fd < 0)
+		return shield_error_set(err, fd, "%s: %s", AUDIT_FILE,
+					fd == -EINVAL ? "not a regular file" : shield_strerror(fd));
 	if (write(fd, line, len + 1) != (ssize_t)(len + 1)) {
 		int r = errno ? negative_errno() : -EIO;
 

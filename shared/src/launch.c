@@ -205,9 +205,7 @@ void launch_record_error(int dirfd, const char *name, const char *stage, const c
 {
 	struct shield_error ignored = {0};
 	char ts[TIMESTAMP_MAX];
-	_cleanup_close_ int fd =
-		openat(dirfd, HOOK_ERROR_LOG,
-		       O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd = open_append(dirfd, HOOK_ERROR_LOG);
 
 	if (fd >= 0)
 		dprintf(fd, "%s %s: %s\n", shield_timestamp(ts), stage, message);

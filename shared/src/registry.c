@@ -71,9 +71,13 @@ static int open_dir(int at, const char *path, bool create, struct shield_error *
 	fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int r = negative_errno();
+		struct stat st;
 
-		return shield_error_set(err, r, "%s: %s%s", path, shield_strerror(r),
-					r == -ELOOP ? " (a symlink, refused)" : "");
+		/* O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR, not ELOOP. */
+		if (r == -ENOTDIR && fstatat(at, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			return shield_error_set(err, -ELOOP, "%s: is a symlink (refused)", path);
+		return shield_error_set(err, r, "%s: %s", path, shield_strerror(r));
 	}
 	return fd;
 }
@@ -111,9 +115,12 @@ int registry_entry_format(const struct registry_entry *e, char **out, struct shi
 			      (int)e->dnsmasq_pid, "source", e->source, "started", e->started);
 	char *text;
 
-	if (!o)
+	if (!o) {
+		char q[SHIELD_QUOTE_MAX];
+
 		return shield_error_set(err, -EINVAL, "registry entry for %s: not valid UTF-8",
-					e->id);
+					shield_quote(e->id, strnlen(e->id, sizeof(e->id)), q));
+	}
 	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (!text || asprintf(out, "%s\n", text) < 0) {

@@ -316,6 +316,20 @@ static void test_refuses_symlink(void **state)
 	assert_int_equal(access(target, F_OK), -1);
 }
 
+/* A FIFO under the name must neither hang the writer nor take the line. */
+static void test_refuses_fifo(void **state)
+{
+	struct fixture *f = *state;
+	struct shield_error err = {0};
+	char path[UNIT_DIR_MAX];
+
+	snprintf(path, sizeof(path), "%s/" AUDIT_FILE, f->root);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(audit_append(f->fd, "c", "setup", NULL, NULL, &err), -EINVAL);
+	assert_msg_contains(&err, "not a regular file");
+	assert_msg_printable(&err);
+}
+
 static void test_refusals(void **state)
 {
 	struct fixture *f = *state;
@@ -352,6 +366,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuses_fifo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 	};
 

@@ -14,6 +14,12 @@
 const char *shield_timestamp(char buf[TIMESTAMP_MAX]);
 
 /*
+ * Open name in dirfd for appending (created 0600; O_NOFOLLOW; a regular
+ * file, else -EINVAL): the fd, or -errno. For the bundle's append-only logs.
+ */
+int open_append(int dirfd, const char *name);
+
+/*
  * Append one entry to dirfd's audit.jsonl (O_APPEND|O_NOFOLLOW, 0600, one
  * write). dest and detail may be NULL.
  */
