@@ -446,9 +446,10 @@ int prepare_do(struct cli *cli, const struct prepare_opts *o, struct prepared *o
 	if (r >= 0)
 		r = bundle_write_file(dirfd, "dnsmasq.conf", dnsmasq_conf, strlen(dnsmasq_conf),
 				      &err);
+	/* resolv.conf is read by the workload through the bind mount, whatever its user. */
 	if (r >= 0)
-		r = bundle_write_file(dirfd, "resolv.conf", "nameserver " DNSMASQ_LISTEN "\n",
-				      strlen("nameserver " DNSMASQ_LISTEN "\n"), &err);
+		r = bundle_write_file_mode(dirfd, "resolv.conf", "nameserver " DNSMASQ_LISTEN "\n",
+					   strlen("nameserver " DNSMASQ_LISTEN "\n"), 0644, &err);
 	if (r >= 0)
 		r = bundle_write_config(dirfd, &config, &err);
 	if (r < 0)

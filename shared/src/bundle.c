@@ -215,6 +215,12 @@ static void temp_name(const char *name, char *out, size_t size)
 int bundle_write_file(int dirfd, const char *name, const void *data, size_t len,
 		      struct shield_error *err)
 {
+	return bundle_write_file_mode(dirfd, name, data, len, 0600, err);
+}
+
+int bundle_write_file_mode(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			   struct shield_error *err)
+{
 	char tmp[NAME_MAX + 1];
 	_cleanup_close_ int fd = -1;
 	int r;
@@ -235,7 +241,8 @@ int bundle_write_file(int dirfd, const char *name, const void *data, size_t len,
 		}
 	}
 
-	r = write_all(fd, data, len);
+	/* fchmod, not the open mode: the umask must not narrow a file meant to be read. */
+	r = mode == 0600 || fchmod(fd, mode) == 0 ? write_all(fd, data, len) : negative_errno();
 	if (r < 0) {
 		shield_error_set(err, r, "%s: write failed: %s", name, shield_strerror(r));
 		goto fail;

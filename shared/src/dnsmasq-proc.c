@@ -387,32 +387,39 @@ int dnsmasq_start(const char *binary, int nsfd, int dirfd, const char *conf_path
 	return 0;
 }
 
-int dnsmasq_stop(int dirfd, const char *conf_path, pid_t *pid, struct shield_error *err)
+/* Stop pid if it is a dnsmasq with our --conf-file: 1 stopped, 0 not ours or gone. */
+static int stop_if_ours(pid_t pid, const char *conf_path)
 {
-	_cleanup_close_ int pidfd = -1;
-	struct pollfd p;
-	int r = read_pid_file(dirfd, pid);
-
-	if (r == -ENOENT)
-		return 0;
 	/* The pidfd pins the process: once it is open and the process checked, a
 	 * recycled PID can no longer be the one signalled. */
-	if (r >= 0)
-		pidfd = pidfd_open(*pid, 0);
-	if (pidfd >= 0 && !dnsmasq_is_ours(*pid, conf_path, -1)) {
-		close(pidfd);
-		pidfd = -1;
+	_cleanup_close_ int pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+
+	if (pidfd < 0 || !dnsmasq_is_ours(pid, conf_path, -1))
+		return 0;
+	if (pidfd_send_signal(pidfd, SIGTERM, NULL, 0) == 0 &&
+	    poll(&p, 1, DNSMASQ_STOP_TIMEOUT_MS) == 0) {
+		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+		poll(&p, 1, DNSMASQ_STOP_TIMEOUT_MS);
 	}
-	if (pidfd >= 0) {
-		p = (struct pollfd){.fd = pidfd, .events = POLLIN};
-		if (pidfd_send_signal(pidfd, SIGTERM, NULL, 0) == 0 &&
-		    poll(&p, 1, DNSMASQ_STOP_TIMEOUT_MS) == 0) {
-			pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-			poll(&p, 1, DNSMASQ_STOP_TIMEOUT_MS);
-		}
-	}
-	if (unlinkat(dirfd, DNSMASQ_PID_FILE, 0) < 0 && errno != ENOENT)
+	return 1;
+}
+
+int dnsmasq_stop(int dirfd, const char *conf_path, pid_t known, pid_t *pid,
+		 struct shield_error *err)
+{
+	pid_t from_file = 0;
+	int r = read_pid_file(dirfd, &from_file), stopped = 0;
+
+	*pid = 0;
+	if (r >= 0 && stop_if_ours(from_file, conf_path))
+		*pid = from_file;
+	/* A PID file naming someone else must not keep our dnsmasq alive. */
+	else if (known > 0 && known != from_file && stop_if_ours(known, conf_path))
+		*pid = known;
+	stopped = *pid != 0;
+	if (r != -ENOENT && unlinkat(dirfd, DNSMASQ_PID_FILE, 0) < 0 && errno != ENOENT)
 		return shield_error_set(err, negative_errno(), "cannot remove %s: %s",
 					DNSMASQ_PID_FILE, strerror(errno));
-	return pidfd >= 0 ? 1 : 0;
+	return stopped;
 }

@@ -131,7 +131,7 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 
 	/* A dnsmasq of this bundle still running (its container died without a
 	 * poststop) holds the PID file and would confuse the check below. */
-	r = dnsmasq_stop(t->dirfd, conf, &old, err);
+	r = dnsmasq_stop(t->dirfd, conf, 0, &old, err);
 	if (r >= 0)
 		r = dnsmasq_start(t->dnsmasq, t->nsfd, t->dirfd, conf, &rep->dnsmasq_pid, err);
 	if (r < 0)
@@ -147,7 +147,7 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 	if (r < 0) {
 		pid_t stopped;
 
-		dnsmasq_stop(t->dirfd, conf, &stopped, &ignored);
+		dnsmasq_stop(t->dirfd, conf, rep->dnsmasq_pid, &stopped, &ignored);
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -171,6 +171,8 @@ int launch_stop(const struct launch_target *t, struct launch_report *rep, struct
 	_cleanup_free_ char *conf = NULL;
 	_cleanup_close_ int regfd = -1;
 	struct shield_error ignored = {0};
+	struct registry_entry e;
+	pid_t known = 0;
 	char detail[128];
 	int stopped, r;
 
@@ -178,16 +180,17 @@ int launch_stop(const struct launch_target *t, struct launch_report *rep, struct
 	r = conf_path(t, &conf, err);
 	if (r < 0)
 		return r;
-	stopped = dnsmasq_stop(t->dirfd, conf, &rep->dnsmasq_pid, err);
+	/* The registry remembers the dnsmasq the hook started, should the PID file lie. */
+	regfd = registry_open(t->runtime_dir, false, err);
+	if (regfd >= 0 && registry_read(regfd, t->id, &e, &ignored) >= 0)
+		known = e.dnsmasq_pid;
+	if (regfd < 0 && regfd != -ENOENT)
+		return regfd;
+	stopped = dnsmasq_stop(t->dirfd, conf, known, &rep->dnsmasq_pid, err);
 	if (stopped < 0)
 		return stopped;
-	if (!stopped)
-		rep->dnsmasq_pid = 0;
-	regfd = registry_open(t->runtime_dir, false, err);
 	if (regfd >= 0)
 		r = rep->registry = registry_remove(regfd, t->id, err);
-	else if (regfd != -ENOENT)
-		r = regfd;
 	if (r < 0)
 		return r;
 	if (stopped || rep->registry) {

@@ -243,3 +243,17 @@ int registry_entry_parse(const char *buf, size_t len, struct registry_entry *e,
 	e->dnsmasq_pid = (pid_t)dpid;
 	return 0;
 }
+
+int registry_read(int regfd, const char *id, struct registry_entry *e, struct shield_error *err)
+{
+	char name[OCI_ID_MAX + 8];
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r = entry_file(id, name, err);
+
+	if (r >= 0)
+		r = bundle_read_file(regfd, name, REGISTRY_ENTRY_MAX, &text, &len, err);
+	if (r >= 0)
+		r = registry_entry_parse(text, len, e, err);
+	return r;
+}

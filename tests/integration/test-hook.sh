@@ -124,6 +124,8 @@ audit_has() { # audit_has ACTION COUNT
 	[[ $n == "$2" ]] || { say "    audit.jsonl has $n '$1' entries for web, want $2: $(cat "$BUNDLE/audit.jsonl")"; return 1; }
 }
 check "audit.jsonl has one setup entry" audit_has setup 1
+check "resolv.conf (bind-mounted into the container) is readable by any user" \
+	bash -c '[[ $(stat -c %a "$1") == 644 && $(cat "$1") == "nameserver 127.0.0.1" ]]' _ "$BUNDLE/resolv.conf"
 check "container.id holds the short id" grep -qx "${ID:0:12}" "$BUNDLE/container.id"
 
 check "the allowed name resolves through the container's dnsmasq" \
@@ -190,6 +192,16 @@ hook poststop
 check "poststop with a PID file naming an unrelated process: exit 0" hook_ok
 check "... that process is alive" kill -0 "$OTHER"
 check "... and the stale PID file is gone" test ! -e "$BUNDLE/dnsmasq.pid"
+# A forged PID file while our dnsmasq runs: the unrelated process is left
+# alone, and ours is still stopped, found through the registry entry.
+hook createRuntime
+DPID=$(cat "$BUNDLE/dnsmasq.pid")
+echo "$OTHER" >"$BUNDLE/dnsmasq.pid"
+hook poststop
+check "poststop with a forged PID file while dnsmasq runs: exit 0" hook_ok
+check "... the unrelated process is alive" kill -0 "$OTHER"
+check "... our dnsmasq is stopped all the same (pid from the registry)" gone "$DPID"
+check "... and the registry entry is gone" test ! -e "$REG/$ID.json"
 # Not even another dnsmasq: the upstream test server is one, with another config.
 echo "$DNS_PID" >"$BUNDLE/dnsmasq.pid"
 hook poststop

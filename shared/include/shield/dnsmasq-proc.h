@@ -51,7 +51,9 @@ bool dnsmasq_is_ours(pid_t pid, const char *conf_path, int nsfd);
 /*
  * Stop the dnsmasq named by the bundle's PID file, if it is ours (see
  * dnsmasq_is_ours; a PID file naming any other process is removed and that
- * process left alone), and remove the PID file. Returns 1 and *pid when one
- * was stopped, 0 when there was none.
+ * process left alone), else the one known (> 0) from elsewhere (the registry)
+ * if that is ours, and remove the PID file. Returns 1 and *pid when one was
+ * stopped, 0 (and *pid 0) when there was none.
  */
-int dnsmasq_stop(int dirfd, const char *conf_path, pid_t *pid, struct shield_error *err);
+int dnsmasq_stop(int dirfd, const char *conf_path, pid_t known, pid_t *pid,
+		 struct shield_error *err);

@@ -46,6 +46,9 @@ int registry_open(const char *runtime_dir, bool create, struct shield_error *err
 /* Atomically write ID.json for e (0600). */
 int registry_write(int regfd, const struct registry_entry *e, struct shield_error *err);
 
+/* Read and parse ID.json (-ENOENT when there is none). */
+int registry_read(int regfd, const char *id, struct registry_entry *e, struct shield_error *err);
+
 /* Remove ID.json: 1 removed, 0 there was none. */
 int registry_remove(int regfd, const char *id, struct shield_error *err);
 
