@@ -78,3 +78,15 @@ char *cli_bundle_path(const struct cli *cli, const char *state_dir, const char *
 		n = asprintf(&path, "%s/%s/containers/%s", cwd, cli->state_root, name);
 	return n < 0 ? NULL : path;
 }
+
+int cli_print_json(json_t *root, size_t flags)
+{
+	char *text = root ? json_dumps(root, flags | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(root);
+	if (!text)
+		return -ENOMEM;
+	puts(text);
+	free(text);
+	return 0;
+}

@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "shield/bundle-rules.h"
 #include "shield/bundle.h"
 #include "shield/error.h"
@@ -38,6 +40,12 @@ int cli_check_name(const char *name, struct shield_error *err);
  * --state-dir if given, else STATE_ROOT/containers/NAME (malloc'd; NULL when out of memory).
  */
 char *cli_bundle_path(const struct cli *cli, const char *state_dir, const char *name);
+
+/*
+ * Print root as one JSON document on stdout (json_dumps flags, key order
+ * kept) and release it; NULL (a failed json_pack) is -ENOMEM.
+ */
+int cli_print_json(json_t *root, size_t flags);
 
 int cmd_prepare(struct cli *cli, int argc, char **argv);
 int cmd_preview(struct cli *cli, int argc, char **argv);

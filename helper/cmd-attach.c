@@ -146,6 +146,20 @@ static int prepare_ctx(const struct cli *cli, const struct attach_opts *o, struc
 	return r;
 }
 
+static struct launch_target attach_target(const struct attach_ctx *x, const char *netns, int nsfd)
+{
+	return (struct launch_target){
+		.state_dir = x->path,
+		.dirfd = x->dirfd,
+		.nsfd = nsfd,
+		.netns_path = netns,
+		.id = x->id,
+		.source = "attach",
+		.runtime_dir = x->runtime_dir,
+		.dnsmasq = x->dnsmasq,
+	};
+}
+
 int cmd_attach(struct cli *cli, int argc, char **argv)
 {
 	struct attach_opts o = {0};
@@ -163,16 +177,7 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 		r = nsfd;
 	}
 	if (r >= 0) {
-		struct launch_target t = {
-			.state_dir = x.path,
-			.dirfd = x.dirfd,
-			.nsfd = nsfd,
-			.netns_path = o.netns,
-			.id = x.id,
-			.source = "attach",
-			.runtime_dir = x.runtime_dir,
-			.dnsmasq = x.dnsmasq,
-		};
+		struct launch_target t = attach_target(&x, o.netns, nsfd);
 
 		r = launch_start(&t, &rep, &err);
 		if (r < 0)
@@ -208,16 +213,7 @@ int cmd_detach(struct cli *cli, int argc, char **argv)
 		r = nsfd;
 	}
 	if (r >= 0) {
-		struct launch_target t = {
-			.state_dir = x.path,
-			.dirfd = x.dirfd,
-			.nsfd = -1,
-			.netns_path = o.netns,
-			.id = x.id,
-			.source = "attach",
-			.runtime_dir = x.runtime_dir,
-			.dnsmasq = x.dnsmasq,
-		};
+		struct launch_target t = attach_target(&x, o.netns, -1);
 
 		r = launch_stop(&t, &rep, &err);
 	}

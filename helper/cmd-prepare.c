@@ -480,7 +480,6 @@ void prepare_summary(const struct prepare_opts *o, const struct prepared *p)
 static int print_json(const struct prepare_opts *o, const struct prepared *p)
 {
 	json_t *args = json_array(), *root;
-	char *text;
 
 	for (size_t i = 0; args && i < p->args.n; i++)
 		if (json_array_append_new(args, json_string(p->args.items[i])) < 0) {
@@ -490,13 +489,7 @@ static int print_json(const struct prepare_opts *o, const struct prepared *p)
 	root = args ? json_pack("{s:s, s:s, s:o}", "name", o->name, "state_dir", p->path, "args",
 				args)
 		    : NULL;
-	text = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(root);
-	if (!text)
-		return -ENOMEM;
-	puts(text);
-	free(text);
-	return 0;
+	return cli_print_json(root, JSON_COMPACT);
 }
 
 int cmd_prepare(struct cli *cli, int argc, char **argv)

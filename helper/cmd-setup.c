@@ -1012,7 +1012,6 @@ static void check_usage(FILE *out)
 static int print_checks_json(const struct checks *c, bool all_ok)
 {
 	json_t *arr = json_array(), *root;
-	char *text;
 
 	for (size_t i = 0; arr && i < c->n; i++) {
 		const struct check_line *l = &c->lines[i];
@@ -1025,13 +1024,7 @@ static int print_checks_json(const struct checks *c, bool all_ok)
 		}
 	}
 	root = arr ? json_pack("{s:b, s:o}", "ok", all_ok, "checks", arr) : NULL;
-	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(root);
-	if (!text)
-		return -ENOMEM;
-	puts(text);
-	free(text);
-	return 0;
+	return cli_print_json(root, JSON_INDENT(2));
 }
 
 int cmd_check(struct cli *cli, int argc, char **argv)
