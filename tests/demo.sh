@@ -297,7 +297,7 @@ fi
 heading "The container goes: its poststop hook stops dnsmasq and deregisters it"
 shown podman rm --force --time 0 demo
 podman rm --force --time 0 demo >/dev/null
-_demo_gone() { [[ ! -e $REG ]] && ! comm_is "$DNSMASQ_PID" dnsmasq; }
+_demo_gone() { [[ ! -e $REG ]] && { ! comm_is "$DNSMASQ_PID" dnsmasq || is_zombie "$DNSMASQ_PID"; }; }
 if wait_for 5 _demo_gone; then
 	good "dnsmasq $DNSMASQ_PID has exited and the registry entry is gone"
 else
