@@ -111,7 +111,8 @@ int main(int argc, char **argv)
 	struct launch_report rep;
 	_cleanup_free_ char *input = NULL;
 	_cleanup_close_ int dirfd = -1, nsfd = -1;
-	char runtime_dir[PATH_MAX], netns_path[64], q[SHIELD_QUOTE_MAX];
+	char runtime_dir[PATH_MAX], runtime_dir_error[SHIELD_ERROR_MSG_MAX] = "";
+	char netns_path[64], q[SHIELD_QUOTE_MAX];
 	enum oci_stage stage = OCI_STAGE_CREATE_RUNTIME;
 	bool have_stage = false;
 	const char *dnsmasq, *name;
@@ -162,7 +163,14 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 	}
+	/* poststop may run with an empty environment; the bundle then says where the
+	 * registry is (launch_stop). */
 	r = registry_runtime_dir(runtime_dir, sizeof(runtime_dir), &err);
+	if (r < 0 && stage == OCI_STAGE_POSTSTOP) {
+		snprintf(runtime_dir_error, sizeof(runtime_dir_error), "%s", err.msg);
+		shield_error_clear(&err);
+		r = 0;
+	}
 	if (r >= 0)
 		r = dnsmasq_binary(&dnsmasq, &err);
 	if (r < 0)
@@ -178,7 +186,8 @@ int main(int argc, char **argv)
 			.name = name,
 			.pid = st.pid,
 			.source = "podman",
-			.runtime_dir = runtime_dir,
+			.runtime_dir = runtime_dir_error[0] ? NULL : runtime_dir,
+			.runtime_dir_error = runtime_dir_error,
 			.dnsmasq = dnsmasq,
 		};
 

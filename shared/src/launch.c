@@ -18,6 +18,8 @@
 #include "shield/registry.h"
 
 #define HOOK_ERROR_LOG "hook-error.log"
+/* Where the start put the registry entry: poststop may run with no environment at all. */
+#define REGISTRY_DIR_FILE "registry.dir"
 
 /* The name audit entries carry. */
 static const char *audit_name(const struct launch_target *t, const struct bundle_config *c)
@@ -144,6 +146,14 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 	}
 	if (r >= 0)
 		r = write_registry(t, &b.config, rep->dnsmasq_pid, err);
+	if (r >= 0) {
+		_cleanup_free_ char *line = NULL;
+
+		r = asprintf(&line, "%s\n", t->runtime_dir) < 0
+			    ? shield_error_set(err, -ENOMEM, "out of memory")
+			    : bundle_write_file(t->dirfd, REGISTRY_DIR_FILE, line, strlen(line),
+						err);
+	}
 	if (r < 0) {
 		pid_t stopped;
 
@@ -166,12 +176,31 @@ out:
 	return r;
 }
 
+/* The registry location the last start recorded in the bundle (absolute), if any. */
+static bool recorded_runtime_dir(int dirfd, char out[PATH_MAX])
+{
+	_cleanup_free_ char *text = NULL;
+	struct shield_error ignored = {0};
+	size_t len;
+
+	if (bundle_read_file(dirfd, REGISTRY_DIR_FILE, PATH_MAX, &text, &len, &ignored) < 0)
+		return false;
+	while (len && text[len - 1] == '\n')
+		text[--len] = '\0';
+	if (text[0] != '/' || strchr(text, '\n'))
+		return false;
+	memcpy(out, text, len + 1);
+	return true;
+}
+
 int launch_stop(const struct launch_target *t, struct launch_report *rep, struct shield_error *err)
 {
 	_cleanup_free_ char *conf = NULL;
 	_cleanup_close_ int regfd = -1;
 	struct shield_error ignored = {0};
 	struct registry_entry e;
+	char recorded[PATH_MAX];
+	const char *rt;
 	pid_t known = 0;
 	char detail[128];
 	int stopped, r;
@@ -180,8 +209,14 @@ int launch_stop(const struct launch_target *t, struct launch_report *rep, struct
 	r = conf_path(t, &conf, err);
 	if (r < 0)
 		return r;
+	/* The registry is where the start put it, whatever this process's environment says. */
+	rt = recorded_runtime_dir(t->dirfd, recorded) ? recorded : t->runtime_dir;
+	if (!rt)
+		return shield_error_set(
+			err, -EINVAL, "no registry location: the bundle records none and %s",
+			t->runtime_dir_error ? t->runtime_dir_error : "none was given");
 	/* The registry remembers the dnsmasq the hook started, should the PID file lie. */
-	regfd = registry_open(t->runtime_dir, false, err);
+	regfd = registry_open(rt, false, err);
 	if (regfd >= 0 && registry_read(regfd, t->id, &e, &ignored) >= 0)
 		known = e.dnsmasq_pid;
 	if (regfd < 0 && regfd != -ENOENT)

@@ -116,18 +116,24 @@ _json_str() {
 # per stage) running $SHIELD_HOOK_BIN createRuntime / poststop for
 # containers with the terok.shield.profiles annotation, with the
 # environment SHIELD_RUNTIME_DIR=RUNTIME_DIR, PATH and the extra variables
-# (e.g. SHIELD_DNSMASQ=/path). podman would pass its own environment if the
-# descriptor had none.
+# (e.g. SHIELD_DNSMASQ=/path). RUNTIME_DIR "-" leaves SHIELD_RUNTIME_DIR and
+# PATH out, as `shield setup` does: the hook then finds the registry on its
+# own (createRuntime sees podman's XDG_RUNTIME_DIR; podman runs poststop with
+# an empty environment, and the hook reads the location from the bundle).
 write_hooks_dir() {
-	local dir=$1 rt=$2 stage env e
+	local dir=$1 rt=$2 stage env="" e
 	shift 2
 	mkdir -p "$dir"
-	env=$(_json_str "SHIELD_RUNTIME_DIR=$rt"),$(_json_str "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+	if [[ $rt != - ]]; then
+		set -- "SHIELD_RUNTIME_DIR=$rt" "PATH=/usr/sbin:/usr/bin:/sbin:/bin" "$@"
+	fi
 	for e in "$@"; do
-		env+=,$(_json_str "$e")
+		env+=${env:+,}$(_json_str "$e")
 	done
+	# No "env" key at all without variables: an empty list would be an empty environment.
+	[[ -z $env ]] || env=',"env":['$env']'
 	for stage in createRuntime poststop; do
-		printf '{"version":"1.0.0","hook":{"path":%s,"args":["shield-hook",%s],"env":[%s]},"when":{"annotations":{"^terok\\\\.shield\\\\.profiles$":".*"}},"stages":[%s]}\n' \
+		printf '{"version":"1.0.0","hook":{"path":%s,"args":["shield-hook",%s]%s},"when":{"annotations":{"^terok\\\\.shield\\\\.profiles$":".*"}},"stages":[%s]}\n' \
 			"$(_json_str "$SHIELD_HOOK_BIN")" "$(_json_str "$stage")" "$env" "$(_json_str "$stage")" \
 			>"$dir/shield-$stage.json"
 	done
@@ -255,13 +261,15 @@ podman_user_setup() {
 	mkdir -m 0755 "$USER_DIR/work"
 	chown "$ROOTLESS_USER:" "$USER_DIR/home" "$USER_DIR/xdg" "$USER_DIR/runtime" "$USER_DIR/work"
 	USER_XDG=$USER_DIR/xdg
-	USER_RUNTIME_DIR=$USER_DIR/runtime
+	# The registry where the hook puts it by itself for rootless podman:
+	# $XDG_RUNTIME_DIR/shield (the descriptors carry no SHIELD_RUNTIME_DIR).
+	USER_RUNTIME_DIR=$USER_XDG/shield
 	# USER_WORK: a dir the user owns, for bundles and scratch files.
 	USER_WORK=$USER_DIR/work
 	USER_ROOTFS=$USER_DIR/rootfs
 	make_rootfs "$USER_ROOTFS" "$ROOTLESS_USER"
 	USER_HOOKS=$USER_DIR/hooks
-	write_hooks_dir "$USER_HOOKS" "$USER_RUNTIME_DIR"
+	write_hooks_dir "$USER_HOOKS" -
 	# Root-only: the tun node and the slirp host's resolv.conf.
 	local priv=$TMP/user-mounts
 	mkdir -m 0700 "$priv"

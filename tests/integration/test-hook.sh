@@ -192,6 +192,17 @@ hook poststop
 check "poststop with a PID file naming an unrelated process: exit 0" hook_ok
 check "... that process is alive" kill -0 "$OTHER"
 check "... and the stale PID file is gone" test ! -e "$BUNDLE/dnsmasq.pid"
+# podman runs poststop hooks with an empty environment (no SHIELD_RUNTIME_DIR,
+# no XDG_RUNTIME_DIR): the bundle says where the start put the registry entry.
+hook createRuntime
+DPID=$(cat "$BUNDLE/dnsmasq.pid")
+check "createRuntime records the registry location in the bundle" \
+	grep -qx "$SHIELD_RUNTIME_DIR" "$BUNDLE/registry.dir"
+run_capture env -i "$SHIELD_HOOK_BIN" poststop < <(state_json)
+check "poststop with an empty environment: exit 0" hook_ok
+check "... stopped the dnsmasq" gone "$DPID"
+check "... and removed the registry entry" test ! -e "$REG/$ID.json"
+
 # A forged PID file while our dnsmasq runs: the unrelated process is left
 # alone, and ours is still stopped, found through the registry entry.
 hook createRuntime

@@ -20,8 +20,9 @@ struct launch_target {
 	const char *name;	 /* for the audit log; NULL: the bundle's name, else id */
 	pid_t pid;		 /* the container's init; 0 for an attached namespace */
 	const char *source;	 /* "podman" or "attach" */
-	const char *runtime_dir; /* registry location (registry_runtime_dir) */
-	const char *dnsmasq;	 /* dnsmasq binary (dnsmasq_binary) */
+	const char *runtime_dir; /* registry location (registry_runtime_dir); stop: may be NULL */
+	const char *runtime_dir_error; /* stop: why runtime_dir is NULL, for the message */
+	const char *dnsmasq;	       /* dnsmasq binary (dnsmasq_binary) */
 };
 
 struct launch_report {
@@ -46,7 +47,10 @@ int launch_start(const struct launch_target *t, struct launch_report *rep,
 /*
  * Let it go: stop the bundle's dnsmasq (only if it really is ours), remove
  * the registry entry, audit it when something was done. The bundle and the
- * ruleset stay. Doing it twice is harmless.
+ * ruleset stay. Doing it twice is harmless. The registry entry is looked for
+ * where the start recorded it (registry.dir in the bundle): podman runs
+ * poststop hooks with an empty environment, so a rootless poststop cannot
+ * know $XDG_RUNTIME_DIR.
  */
 int launch_stop(const struct launch_target *t, struct launch_report *rep, struct shield_error *err);
 
