@@ -242,7 +242,7 @@ fi
 
 heading "In the container: a bare address that is not allowlisted is refused"
 ctr timeout 5 wget -q -O - "http://$PUB_OTHER/"
-if [[ $CTR_RC != 0 && $CTR_OUT =~ (No route to host|Permission denied) ]]; then
+if [[ $CTR_RC != 0 && $CTR_OUT =~ (Connection refused|No route to host|Permission denied) ]]; then
 	good "refused (podman exec and wget took $CTR_MS ms)"
 else
 	bad "expected a refusal"
@@ -253,17 +253,18 @@ t=$(ms_now)
 out=$(nsenter --net="/proc/$PID/ns/net" socat -T5 - "TCP:$PUB_OTHER:80,connect-timeout=5" </dev/null 2>&1) || true
 ms=$(($(ms_now) - t))
 indent <<<"socat: ${out##* E }"
-if [[ $out =~ (No route to host|Permission denied) ]]; then
+if [[ $out =~ (Connection refused|No route to host|Permission denied) ]]; then
 	good "refused in $ms ms"
 else
 	bad "expected a refusal"
 fi
 cat <<EOF
-  The firewall rejects at once (icmpx admin-prohibited) and drops nothing
-  silently. A blocking connect(), like busybox wget's, learns of the reject
-  only at its first SYN retry, ~1 s later (the ICMP error arrives while the
-  socket is still busy sending, and the kernel keeps it as a soft error); a
-  non-blocking connect() sees it at once.
+  The firewall rejects at once and drops nothing silently: TCP with a
+  reset, everything else with icmpx admin-prohibited. The reset matters for
+  a blocking connect(), like busybox wget's: an ICMP error alone would reach
+  it only at its first SYN retry, ~1 s later (the error arrives while the
+  socket is still busy sending, and the kernel keeps it as a soft error);
+  a reset fails it at once with "Connection refused".
 EOF
 
 # ------------------------------------------------------------------ host side

@@ -235,6 +235,9 @@ static void enc_match(struct enc *e, const struct nft_match *m, const uint32_t s
 		enc_cmp(e, NFT_CMP_EQ, &port, sizeof(port));
 		break;
 	}
+	case NFT_MATCH_L4PROTO_TCP:
+		enc_l4proto(e, IPPROTO_TCP);
+		break;
 	}
 }
 
@@ -278,6 +281,15 @@ struct nftnl_rule *nft_encode_rule(enum nft_chain_id chain, const struct nft_rul
 			nftnl_expr_set_u32(x, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH);
 			nftnl_expr_set_u8(x, NFTNL_EXPR_REJECT_CODE,
 					  NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+			enc_add(&e, x);
+		}
+		break;
+	case NFT_VERDICT_REJECT_TCP_RESET:
+		/* nft 1.0.6 sends code 0 with a tcp reset; the kernel dumps no code for it. */
+		x = enc_expr(&e, "reject");
+		if (x) {
+			nftnl_expr_set_u32(x, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+			nftnl_expr_set_u8(x, NFTNL_EXPR_REJECT_CODE, 0);
 			enc_add(&e, x);
 		}
 		break;
@@ -583,8 +595,14 @@ static bool take_match(struct dec *d, struct nft_match *m)
 	if (take_meta(d, NFT_META_L4PROTO)) {
 		uint16_t port;
 
-		if (!take_cmp(d, NFT_CMP_EQ, &u8, 1) || (u8 != IPPROTO_TCP && u8 != IPPROTO_UDP) ||
-		    !take_payload(d, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2) ||
+		if (!take_cmp(d, NFT_CMP_EQ, &u8, 1) || (u8 != IPPROTO_TCP && u8 != IPPROTO_UDP))
+			goto fail;
+		/* meta l4proto tcp alone: the dependency of a tcp reset (checked by the caller). */
+		if (u8 == IPPROTO_TCP && !peek(d, "payload")) {
+			m->kind = NFT_MATCH_L4PROTO_TCP;
+			return true;
+		}
+		if (!take_payload(d, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2) ||
 		    !take_cmp(d, NFT_CMP_EQ, &port, sizeof(port)))
 			goto fail;
 		m->kind = NFT_MATCH_DPORT;
@@ -654,15 +672,37 @@ static bool decode_rule(struct dec *d, struct nft_rule *out)
 		out->verdict = v == NF_ACCEPT ? NFT_VERDICT_ACCEPT : NFT_VERDICT_DROP;
 		d->pos++;
 	} else if ((x = peek(d, "reject"))) {
-		if (!u32_is(x, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH) ||
-		    !nftnl_expr_is_set(x, NFTNL_EXPR_REJECT_CODE) ||
-		    nftnl_expr_get_u8(x, NFTNL_EXPR_REJECT_CODE) !=
-			    NFT_REJECT_ICMPX_ADMIN_PROHIBITED)
+		if (u32_is(x, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST)) {
+			/* The kernel dumps no code for a reset; nft (and we) send 0. */
+			if (nftnl_expr_is_set(x, NFTNL_EXPR_REJECT_CODE) &&
+			    nftnl_expr_get_u8(x, NFTNL_EXPR_REJECT_CODE) != 0)
+				return false;
+			out->verdict = NFT_VERDICT_REJECT_TCP_RESET;
+		} else if (u32_is(x, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH) &&
+			   nftnl_expr_is_set(x, NFTNL_EXPR_REJECT_CODE) &&
+			   nftnl_expr_get_u8(x, NFTNL_EXPR_REJECT_CODE) ==
+				   NFT_REJECT_ICMPX_ADMIN_PROHIBITED) {
+			out->verdict = NFT_VERDICT_REJECT;
+		} else {
 			return false;
-		out->verdict = NFT_VERDICT_REJECT;
+		}
 		d->pos++;
 	}
-	return d->pos == d->n;
+	if (d->pos != d->n)
+		return false;
+	/*
+	 * shield writes meta l4proto tcp only as the last match of a tcp reset,
+	 * and a tcp reset only after it (nft would add that dependency itself).
+	 */
+	for (size_t i = 0; i < out->n_match; i++) {
+		bool last = i + 1 == out->n_match;
+
+		if (out->match[i].kind == NFT_MATCH_L4PROTO_TCP &&
+		    (!last || out->verdict != NFT_VERDICT_REJECT_TCP_RESET))
+			return false;
+	}
+	return out->verdict != NFT_VERDICT_REJECT_TCP_RESET ||
+	       (out->n_match > 0 && out->match[out->n_match - 1].kind == NFT_MATCH_L4PROTO_TCP);
 }
 
 void nft_decode_rule(struct nftnl_rule *nr, struct nft_rule *out)

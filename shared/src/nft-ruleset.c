@@ -259,9 +259,41 @@ static int add_rule(struct nft_chain *c, const struct nft_match *m, size_t n, co
 			return _r;                                                                 \
 	} while (0)
 
-#define ADD_RULE0(chain, log, verdict)                                                             \
+/*
+ * A reject as two rules with the same match: TCP first, answered with a
+ * reset, then everything else with icmpx admin-prohibited. A blocking
+ * connect() from the same host only learns of a locally generated ICMP
+ * error at its first SYN retransmission (~1 s later, the kernel keeps it as
+ * a soft error while connect() holds the socket), but fails on a reset at
+ * once.
+ */
+static int add_reject(struct nft_chain *c, const struct nft_match *m, size_t n, const char *log)
+{
+	struct nft_match tcp[NFT_RULE_MATCHES_MAX];
+	int r;
+
+	if (n >= NFT_RULE_MATCHES_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		tcp[i] = m[i];
+	tcp[n] = match_kind(NFT_MATCH_L4PROTO_TCP);
+	r = add_rule(c, tcp, n + 1, log, NFT_VERDICT_REJECT_TCP_RESET);
+	if (r < 0)
+		return r;
+	return add_rule(c, m, n, log, NFT_VERDICT_REJECT);
+}
+
+#define ADD_REJECT(chain, log, ...)                                                                \
 	do {                                                                                       \
-		int _r = add_rule((chain), NULL, 0, (log), (verdict));                             \
+		const struct nft_match _m[] = {__VA_ARGS__};                                       \
+		int _r = add_reject((chain), _m, ARRAY_SIZE(_m), (log));                           \
+		if (_r < 0)                                                                        \
+			return _r;                                                                 \
+	} while (0)
+
+#define ADD_REJECT0(chain, log)                                                                    \
+	do {                                                                                       \
+		int _r = add_reject((chain), NULL, 0, (log));                                      \
 		if (_r < 0)                                                                        \
 			return _r;                                                                 \
 	} while (0)
@@ -308,7 +340,7 @@ static int build_output(const struct nft_ruleset_params *p, struct nft_chain *c)
 	if (r < 0)
 		return r;
 	if (!sets) {
-		ADD_RULE0(c, NFT_PREFIX_BLOCKED, NFT_VERDICT_REJECT);
+		ADD_REJECT0(c, NFT_PREFIX_BLOCKED);
 		return 0;
 	}
 
@@ -328,8 +360,8 @@ static int build_output(const struct nft_ruleset_params *p, struct nft_chain *c)
 	}
 
 	/* Deny before allow, so a deny always wins (the original's defect 3). */
-	ADD_RULE(c, NFT_PREFIX_DENIED, NFT_VERDICT_REJECT, match_set(NFT_SET_DENY_V4));
-	ADD_RULE(c, NFT_PREFIX_DENIED, NFT_VERDICT_REJECT, match_set(NFT_SET_DENY_V6));
+	ADD_REJECT(c, NFT_PREFIX_DENIED, match_set(NFT_SET_DENY_V4));
+	ADD_REJECT(c, NFT_PREFIX_DENIED, match_set(NFT_SET_DENY_V6));
 	ADD_RULE(c, NFT_PREFIX_ALLOWED, NFT_VERDICT_ACCEPT, match_set(NFT_SET_ALLOW_V4));
 	ADD_RULE(c, NFT_PREFIX_ALLOWED, NFT_VERDICT_ACCEPT, match_set(NFT_SET_ALLOW_V6));
 
@@ -340,11 +372,11 @@ static int build_output(const struct nft_ruleset_params *p, struct nft_chain *c)
 			r = addr_parse(private_ranges[i], strlen(private_ranges[i]), &range, NULL);
 			if (r < 0)
 				return r;
-			ADD_RULE(c, NFT_PREFIX_PRIVATE, NFT_VERDICT_REJECT, match_daddr(&range));
+			ADD_REJECT(c, NFT_PREFIX_PRIVATE, match_daddr(&range));
 		}
 	}
 	if (p->mode == SHIELD_MODE_UP)
-		ADD_RULE0(c, NFT_PREFIX_BLOCKED, NFT_VERDICT_REJECT);
+		ADD_REJECT0(c, NFT_PREFIX_BLOCKED);
 	else
 		ADD_RULE(c, NFT_PREFIX_BYPASS, NFT_VERDICT_CONTINUE, match_ct(CT_NEW));
 	return 0;
@@ -520,6 +552,9 @@ static void render_match(struct sbuf *b, const struct nft_match *m)
 	case NFT_MATCH_DPORT:
 		sb_printf(b, "%s dport %u", m->l4proto == IPPROTO_TCP ? "tcp" : "udp", m->port);
 		break;
+	case NFT_MATCH_L4PROTO_TCP:
+		sb_printf(b, "meta l4proto tcp");
+		break;
 	}
 }
 
@@ -553,6 +588,9 @@ static void render_rule(struct sbuf *b, const struct nft_rule *r)
 		break;
 	case NFT_VERDICT_REJECT:
 		sb_printf(b, "%sreject with icmpx admin-prohibited", space ? " " : "");
+		break;
+	case NFT_VERDICT_REJECT_TCP_RESET:
+		sb_printf(b, "%sreject with tcp reset", space ? " " : "");
 		break;
 	}
 }
@@ -729,6 +767,7 @@ static bool match_equal(const struct nft_match *a, const struct nft_match *b)
 	switch (a->kind) {
 	case NFT_MATCH_OIFNAME_LO:
 	case NFT_MATCH_IIFNAME_LO:
+	case NFT_MATCH_L4PROTO_TCP:
 		return true;
 	case NFT_MATCH_CT_STATE:
 		return a->ct_mask == b->ct_mask;

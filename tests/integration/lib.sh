@@ -345,6 +345,48 @@ expect_refused() {
 	return 1
 }
 
+# expect_refused_blocking NS ADDR PORT: a blocking connect() without a
+# timeout (what busybox nc does) fails with "Connection refused" (the
+# firewall's tcp reset) within REFUSE_BLOCKING_MS, measured inside the
+# client process. With an ICMP reject alone such a connect() only fails at
+# the first SYN retransmission, ~1 s later: the kernel gets the locally
+# generated error while connect() holds the socket and keeps it as a soft
+# error. A refusal takes a few ms, so the bound is two orders of magnitude
+# away from it and does not flake on a loaded machine. The outer timeout
+# only ends a connect that was dropped instead (its SYN retries run for
+# minutes).
+readonly REFUSE_BLOCKING_MS=500
+expect_refused_blocking() {
+	local ns=$1 addr=$2 port=$3 out rc=0 ms
+	out=$(timeout 10 ip netns exec "$ns" python3 -c '
+import os, socket, sys, time
+addr, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
+start = time.monotonic()
+try:
+    s.connect((addr, port))  # blocking, no timeout
+except OSError as e:
+    print("%s after %.1f ms" % (os.strerror(e.errno), (time.monotonic() - start) * 1000))
+    sys.exit(0)
+print("connected")
+sys.exit(1)
+' "$addr" "$port" 2>&1) || rc=$?
+	if [[ $rc == 124 ]]; then
+		say "    blocking connect to $addr:$port from $ns hung for 10 s (dropped, not rejected)"
+		return 1
+	fi
+	if [[ $rc != 0 || ! $out =~ ^Connection\ refused\ after\ ([0-9]+)\.[0-9]\ ms$ ]]; then
+		say "    expected a blocking connect to $addr:$port from $ns to be refused at once; got: ${out:-<nothing>} (rc=$rc)"
+		return 1
+	fi
+	ms=${BASH_REMATCH[1]}
+	if ((ms >= REFUSE_BLOCKING_MS)); then
+		say "    blocking connect to $addr:$port from $ns: $out, expected under $REFUSE_BLOCKING_MS ms"
+		return 1
+	fi
+	say "    blocking connect to $addr:$port: $out"
+}
+
 # dns_expect_answer NS SERVER NAME TYPE WANT: SERVER answers NAME with WANT
 # (over UDP; add "+tcp" as a 6th argument for TCP).
 dns_expect_answer() {
@@ -359,8 +401,8 @@ dns_expect_answer() {
 }
 
 # dns_expect_refused NS SERVER NAME [+tcp]: the query fails at once with the
-# firewall's ICMP reject ("communications error ...: host unreachable"), not
-# a timeout and not an answer.
+# firewall's reject ("communications error ...: host unreachable" over UDP,
+# "connection refused" over TCP), not a timeout and not an answer.
 dns_expect_refused() {
 	local ns=$1 server=$2 name=$3 proto=${4:-+notcp} out
 	out=$(ip netns exec "$ns" dig "$proto" +tries=1 +time="$NET_TIMEOUT" "@$server" "$name" A 2>&1) || true
@@ -369,9 +411,14 @@ dns_expect_refused() {
 		return 1
 	fi
 	# icmpx admin-prohibited reads "host unreachable" (IPv4) or "permission
-	# denied" (IPv6) in dig. "connection refused" is a port unreachable: no
-	# DNS server there, which says nothing about the firewall.
+	# denied" (IPv6) in dig. Over UDP "connection refused" is a port
+	# unreachable: no DNS server there, which says nothing about the
+	# firewall. Over TCP it is the firewall's tcp reset (the servers these
+	# tests ask all listen on TCP 53; test-traffic checks it answers first).
 	if [[ $out =~ (host unreachable|permission denied|prohibited) ]]; then
+		return 0
+	fi
+	if [[ $proto == +tcp && $out == *"connection refused"* ]]; then
 		return 0
 	fi
 	if [[ $out == *"timed out"* ]]; then

@@ -100,6 +100,23 @@ static void test_apply_twice_and_switch_modes(void **state)
 			fail_msg("verify %s: %s", shield_mode_name(modes[i]), err.msg);
 		assert_int_equal(act.chains[NFT_CHAIN_OUTPUT].n_rules,
 				 exp.chains[NFT_CHAIN_OUTPUT].n_rules);
+		/* Every reject came back as a tcp reset followed by its icmpx twin. */
+		{
+			const struct nft_chain *out = &act.chains[NFT_CHAIN_OUTPUT];
+			size_t resets = 0, icmpx = 0;
+
+			for (size_t j = 0; j < out->n_rules; j++) {
+				if (out->rules[j].verdict == NFT_VERDICT_REJECT_TCP_RESET) {
+					assert_true(j + 1 < out->n_rules);
+					assert_int_equal(out->rules[j + 1].verdict,
+							 NFT_VERDICT_REJECT);
+					resets++;
+				}
+				icmpx += out->rules[j].verdict == NFT_VERDICT_REJECT;
+			}
+			assert_true(resets > 0);
+			assert_int_equal(resets, icmpx);
+		}
 		assert_int_equal(nft_ruleset_detect_mode(&act), modes[i]);
 		nft_ruleset_free(&exp);
 		nft_ruleset_free(&act);
@@ -211,7 +228,8 @@ static void test_error_names_the_object(void **state)
 	}
 	assert_true(nft_apply_ruleset(s, &rs, &err) < 0);
 	print_message("missing set: %s\n", err.msg);
-	assert_non_null(strstr(err.msg, "rule 7 of chain output (ip daddr @allow_v4 accept)"));
+	/* Block mode has seven rules (lo, established, three ND, the two BLOCKED rejects). */
+	assert_non_null(strstr(err.msg, "rule 8 of chain output (ip daddr @allow_v4 accept)"));
 	nft_ruleset_free(&rs);
 	assert_int_equal(nft_dump_ruleset(s, &rs, &err), 0);
 	assert_int_equal(nft_ruleset_detect_mode(&rs), SHIELD_MODE_UP);

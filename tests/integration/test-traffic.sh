@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Traffic acceptance test: real connections from a client namespace that
 # carries shield's ruleset to test hosts in a second namespace, in every
-# mode. "Refused" always means rejected at once (an ICMP admin-prohibited
-# style error), never a silent drop that only times out.
+# mode. "Refused" always means rejected at once (a tcp reset for TCP, an
+# ICMP admin-prohibited style error for the rest), never a silent drop that
+# only times out. A blocking TCP connect (busybox nc's kind) must fail with
+# "Connection refused" in well under a second, in every mode that rejects.
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 require_root
-require_cmd ip nft socat dig dnsmasq
+require_cmd ip nft socat dig dnsmasq python3 timeout
 require_shield
 init_shield_dirs
 topo_setup
@@ -65,6 +67,16 @@ check "up: allowlisted IPv6 $PUB6_ALLOWED reachable (neighbour discovery passes)
 	expect_connect "$C" "$PUB6_ALLOWED" "$TCP_PORT"
 check "up: non-allowlisted IPv6 $PUB6_OTHER refused" expect_refused "$C" "$PUB6_OTHER" "$TCP_PORT"
 check "up: private IPv6 $PRIV6_HOST refused" expect_refused "$C" "$PRIV6_HOST" "$TCP_PORT"
+check "up: blocking connect to non-allowlisted $PUB_OTHER refused at once" \
+	expect_refused_blocking "$C" "$PUB_OTHER" "$TCP_PORT"
+check "up: blocking connect to denied $PUB_DENIED refused at once" \
+	expect_refused_blocking "$C" "$PUB_DENIED" "$TCP_PORT"
+check "up: blocking connect to private $PRIV_HOST refused at once" \
+	expect_refused_blocking "$C" "$PRIV_HOST" "$TCP_PORT"
+check "up: blocking connect to non-allowlisted IPv6 $PUB6_OTHER refused at once" \
+	expect_refused_blocking "$C" "$PUB6_OTHER" "$TCP_PORT"
+check "up: blocking connect to private IPv6 $PRIV6_HOST refused at once" \
+	expect_refused_blocking "$C" "$PRIV6_HOST" "$TCP_PORT"
 check "up: DNS (udp) to the upstream answers" \
 	dns_expect_answer "$C" "$DNS_UPSTREAM" "$DNS_NAME_ALLOWED" A "$PUB_ALLOWED"
 check "up: DNS (tcp) to the upstream answers" \
@@ -100,6 +112,8 @@ check "down: non-allowlisted $PUB_OTHER reachable" expect_connect "$C" "$PUB_OTH
 check "down: allowlisted $PUB_ALLOWED reachable" expect_connect "$C" "$PUB_ALLOWED" "$TCP_PORT"
 check "down: denied $PUB_DENIED still refused" expect_refused "$C" "$PUB_DENIED" "$TCP_PORT"
 check "down: private $PRIV_HOST still refused" expect_refused "$C" "$PRIV_HOST" "$TCP_PORT"
+check "down: blocking connect to denied $PUB_DENIED refused at once" \
+	expect_refused_blocking "$C" "$PUB_DENIED" "$TCP_PORT"
 check "down: non-allowlisted IPv6 $PUB6_OTHER reachable" expect_connect "$C" "$PUB6_OTHER" "$TCP_PORT"
 check "down: private IPv6 $PRIV6_HOST still refused" expect_refused "$C" "$PRIV6_HOST" "$TCP_PORT"
 check "down: DNS to the upstream answers" \
@@ -111,6 +125,8 @@ check "down-all: private $PRIV_HOST reachable" expect_connect "$C" "$PRIV_HOST" 
 check "down-all: private IPv6 $PRIV6_HOST reachable" expect_connect "$C" "$PRIV6_HOST" "$TCP_PORT"
 check "down-all: non-allowlisted $PUB_OTHER reachable" expect_connect "$C" "$PUB_OTHER" "$TCP_PORT"
 check "down-all: denied $PUB_DENIED still refused" expect_refused "$C" "$PUB_DENIED" "$TCP_PORT"
+check "down-all: blocking connect to denied $PUB_DENIED refused at once" \
+	expect_refused_blocking "$C" "$PUB_DENIED" "$TCP_PORT"
 
 # ----------------------------------------------------------------- block
 check "block: apply" apply_mode block
@@ -118,6 +134,10 @@ check "block: allowlisted $PUB_ALLOWED refused" expect_refused "$C" "$PUB_ALLOWE
 check "block: allowlisted IPv6 $PUB6_ALLOWED refused" expect_refused "$C" "$PUB6_ALLOWED" "$TCP_PORT"
 check "block: $PUB_OTHER refused" expect_refused "$C" "$PUB_OTHER" "$TCP_PORT"
 check "block: private $PRIV_HOST refused" expect_refused "$C" "$PRIV_HOST" "$TCP_PORT"
+check "block: blocking connect to allowlisted $PUB_ALLOWED refused at once" \
+	expect_refused_blocking "$C" "$PUB_ALLOWED" "$TCP_PORT"
+check "block: blocking connect to allowlisted IPv6 $PUB6_ALLOWED refused at once" \
+	expect_refused_blocking "$C" "$PUB6_ALLOWED" "$TCP_PORT"
 check "block: loopback port $GW_HOST:$GW_PORT refused" expect_refused "$C" "$GW_HOST" "$GW_PORT"
 check "block: DNS (udp) to the upstream refused" dns_expect_refused "$C" "$DNS_UPSTREAM" "$DNS_NAME_ALLOWED"
 check "block: loopback inside the netns reachable" expect_connect "$C" 127.0.0.1 "$LO_PORT"
@@ -127,6 +147,8 @@ check "block: DNS (tcp) to the upstream refused" dns_expect_refused "$C" "$DNS_U
 check "up again: apply" apply_mode up
 check "up again: allowlisted $PUB_ALLOWED reachable" expect_connect "$C" "$PUB_ALLOWED" "$TCP_PORT"
 check "up again: $PUB_OTHER refused" expect_refused "$C" "$PUB_OTHER" "$TCP_PORT"
+check "up again: blocking connect to $PUB_OTHER refused at once" \
+	expect_refused_blocking "$C" "$PUB_OTHER" "$TCP_PORT"
 check "up again: loopback inside the netns reachable" expect_connect "$C" 127.0.0.1 "$LO_PORT"
 
 finish

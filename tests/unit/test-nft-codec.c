@@ -47,7 +47,7 @@ static void test_roundtrip_every_mode(void **state)
 	static const enum shield_mode modes[] = {SHIELD_MODE_UP, SHIELD_MODE_DOWN,
 						 SHIELD_MODE_DOWN_ALL, SHIELD_MODE_BLOCK};
 	struct addr_prefix allow = P("198.18.1.2");
-	size_t checked = 0;
+	size_t checked = 0, resets = 0;
 
 	(void)state;
 	for (size_t m = 0; m < 4; m++) {
@@ -81,12 +81,14 @@ static void test_roundtrip_every_mode(void **state)
 				}
 				nftnl_rule_free(enc);
 				nftnl_rule_free(dumped);
+				resets += back.verdict == NFT_VERDICT_REJECT_TCP_RESET;
 				checked++;
 			}
 		}
 		nft_ruleset_free(&rs);
 	}
-	assert_true(checked > 60);
+	assert_true(checked > 80);
+	assert_int_equal(resets, 9 + 8 + 2 + 1); /* up, down, down-all, block */
 }
 
 /* Prefixes of every alignment come back as themselves. */
@@ -147,6 +149,217 @@ static void test_foreign_rules(void **state)
 	nftnl_rule_free(dumped);
 }
 
+/* The nth expression called name in a rule (0-based), or NULL. */
+struct find_expr {
+	const char *name;
+	int nth;
+	struct nftnl_expr *found;
+};
+
+static int find_expr_cb(struct nftnl_expr *x, void *data)
+{
+	struct find_expr *f = data;
+
+	if (!f->found && strcmp(nftnl_expr_get_str(x, NFTNL_EXPR_NAME), f->name) == 0 &&
+	    f->nth-- == 0)
+		f->found = x;
+	return 0;
+}
+
+static struct nftnl_expr *nth_expr(struct nftnl_rule *r, const char *name, int nth)
+{
+	struct find_expr f = {.name = name, .nth = nth};
+
+	nftnl_expr_foreach(r, find_expr_cb, &f);
+	assert_non_null(f.found);
+	return f.found;
+}
+
+/* Decode an encoded (and possibly altered) rule as a dump would deliver it. */
+static void decode_via_netlink(struct nftnl_rule *enc, struct nft_rule *back)
+{
+	struct nftnl_rule *dumped = through_netlink(enc);
+
+	nft_decode_rule(dumped, back);
+	nftnl_rule_free(dumped);
+}
+
+/* A deny-set tcp reset rule: ip daddr @deny_v4 meta l4proto tcp log … reject with tcp reset. */
+static struct nft_rule tcp_reset_rule(void)
+{
+	struct nft_rule r = {0};
+
+	r.n_match = 2;
+	r.match[0].kind = NFT_MATCH_DADDR_SET;
+	r.match[0].set = NFT_SET_DENY_V4;
+	r.match[1].kind = NFT_MATCH_L4PROTO_TCP;
+	r.log_prefix = NFT_PREFIX_DENIED;
+	r.verdict = NFT_VERDICT_REJECT_TCP_RESET;
+	return r;
+}
+
+/* Collects "name" or "name:detail" of each expression, space-separated. */
+static int describe_cb(struct nftnl_expr *x, void *data)
+{
+	char *out = data;
+	const char *name = nftnl_expr_get_str(x, NFTNL_EXPR_NAME);
+	size_t len = strlen(out);
+
+	if (strcmp(name, "meta") == 0)
+		snprintf(out + len, 512 - len, "meta:%u ",
+			 nftnl_expr_get_u32(x, NFTNL_EXPR_META_KEY));
+	else if (strcmp(name, "cmp") == 0) {
+		uint32_t dlen = 0;
+		const uint8_t *d = nftnl_expr_get(x, NFTNL_EXPR_CMP_DATA, &dlen);
+
+		snprintf(out + len, 512 - len, "cmp:%u:%u ", dlen, dlen ? d[0] : 0);
+	} else if (strcmp(name, "reject") == 0)
+		snprintf(out + len, 512 - len, "reject:%u:%s ",
+			 nftnl_expr_get_u32(x, NFTNL_EXPR_REJECT_TYPE),
+			 nftnl_expr_is_set(x, NFTNL_EXPR_REJECT_CODE)
+				 ? (nftnl_expr_get_u8(x, NFTNL_EXPR_REJECT_CODE) ? "x" : "0")
+				 : "-");
+	else
+		snprintf(out + len, 512 - len, "%s ", name);
+	return 0;
+}
+
+/*
+ * The tcp reset rules are the expressions nft 1.0.6 compiles for the same
+ * statements (nft --debug=netlink): the match, meta l4proto + cmp eq 6, log,
+ * reject type 1 (tcp rst) code 0.
+ */
+static void test_tcp_reset_encoding(void **state)
+{
+	struct nft_rule r = tcp_reset_rule(), back;
+	struct nftnl_rule *enc;
+	char seq[512] = "";
+	char text[NFT_RULE_TEXT_MAX];
+
+	(void)state;
+	enc = nft_encode_rule(NFT_CHAIN_OUTPUT, &r, NULL);
+	assert_non_null(enc);
+	nftnl_expr_foreach(enc, describe_cb, seq);
+	assert_string_equal(seq, "meta:15 cmp:1:2 payload lookup meta:16 cmp:1:6 log reject:1:0 ");
+	decode_via_netlink(enc, &back);
+	assert_false(back.unknown);
+	assert_true(nft_rule_equal(&r, &back));
+	nft_rule_render(&back, text, sizeof(text));
+	assert_string_equal(text, "ip daddr @deny_v4 meta l4proto tcp log prefix "
+				  "\"TEROK_SHIELD_DENIED: \" group 100 reject with tcp reset");
+	nftnl_rule_free(enc);
+
+	/* The terminal one: meta l4proto tcp alone. */
+	r.n_match = 1;
+	r.match[0].kind = NFT_MATCH_L4PROTO_TCP;
+	r.log_prefix = NFT_PREFIX_BLOCKED;
+	enc = nft_encode_rule(NFT_CHAIN_OUTPUT, &r, NULL);
+	seq[0] = '\0';
+	nftnl_expr_foreach(enc, describe_cb, seq);
+	assert_string_equal(seq, "meta:16 cmp:1:6 log reject:1:0 ");
+	decode_via_netlink(enc, &back);
+	assert_true(nft_rule_equal(&r, &back));
+	nft_rule_render(&back, text, sizeof(text));
+	assert_string_equal(text,
+			    "meta l4proto tcp log prefix \"TEROK_SHIELD_BLOCKED: \" group 100 "
+			    "reject with tcp reset");
+	nftnl_rule_free(enc);
+
+	/* Its icmpx twin keeps type 2 (icmpx unreach) code 3 (admin prohibited). */
+	r.n_match = 0;
+	r.verdict = NFT_VERDICT_REJECT;
+	enc = nft_encode_rule(NFT_CHAIN_OUTPUT, &r, NULL);
+	seq[0] = '\0';
+	nftnl_expr_foreach(enc, describe_cb, seq);
+	assert_string_equal(seq, "log reject:2:x ");
+	nftnl_rule_free(enc);
+}
+
+/* Near misses of the tcp reset rules are not shield's. */
+static void test_tcp_reset_near_misses(void **state)
+{
+	struct nft_rule r, back;
+	struct nftnl_rule *enc;
+	uint8_t udp = IPPROTO_UDP;
+
+	(void)state;
+	/* A tcp reset without its meta l4proto tcp match. */
+	r = tcp_reset_rule();
+	r.n_match = 1;
+	enc = nft_encode_rule(NFT_CHAIN_OUTPUT, &r, NULL);
+	decode_via_netlink(enc, &back);
+	assert_true(back.unknown);
+	nftnl_rule_free(enc);
+
+	/* meta l4proto tcp with an icmpx reject, or with no reject at all. */
+	r = tcp_reset_rule();
+	r.verdict = NFT_VERDICT_REJECT;
+	enc = nft_encode_rule(NFT_CHAIN_OUTPUT, &r, NULL);
+	decode_via_netlink(enc, &back);
+	assert_true(back.unknown);
+	nftnl_rule_free(enc);
+	r.verdict = NFT_VERDICT_ACCEPT;
+	enc = nft_encode_rule(NFT_CHAIN_OUTPUT, &r, NULL);
+	decode_via_netlink(enc, &back);
+	assert_true(back.unknown);
+	nftnl_rule_free(enc);
+
+	/* meta l4proto tcp before the address match instead of after it. */
+	r = tcp_reset_rule();
+	r.match[0].kind = NFT_MATCH_L4PROTO_TCP;
+	r.match[1].kind = NFT_MATCH_DADDR_SET;
+	r.match[1].set = NFT_SET_DENY_V4;
+	enc = nft_encode_rule(NFT_CHAIN_OUTPUT, &r, NULL);
+	decode_via_netlink(enc, &back);
+	assert_true(back.unknown);
+	nftnl_rule_free(enc);
+
+	/* meta l4proto udp with a tcp reset. */
+	r = tcp_reset_rule();
+	enc = nft_encode_rule(NFT_CHAIN_OUTPUT, &r, NULL);
+	nftnl_expr_set(nth_expr(enc, "cmp", 1), NFTNL_EXPR_CMP_DATA, &udp, 1);
+	decode_via_netlink(enc, &back);
+	assert_true(back.unknown);
+	nftnl_rule_free(enc);
+
+	/* A tcp reset with a non-zero code. */
+	enc = nft_encode_rule(NFT_CHAIN_OUTPUT, &r, NULL);
+	nftnl_expr_set_u8(nth_expr(enc, "reject", 0), NFTNL_EXPR_REJECT_CODE, 1);
+	decode_via_netlink(enc, &back);
+	assert_true(back.unknown);
+	nftnl_rule_free(enc);
+
+	/* reject type icmp unreach (not icmpx), and icmpx with another code. */
+	enc = nft_encode_rule(NFT_CHAIN_OUTPUT, &r, NULL);
+	nftnl_expr_set_u32(nth_expr(enc, "reject", 0), NFTNL_EXPR_REJECT_TYPE,
+			   NFT_REJECT_ICMP_UNREACH);
+	decode_via_netlink(enc, &back);
+	assert_true(back.unknown);
+	nftnl_rule_free(enc);
+	r.n_match = 1;
+	r.verdict = NFT_VERDICT_REJECT;
+	enc = nft_encode_rule(NFT_CHAIN_OUTPUT, &r, NULL);
+	nftnl_expr_set_u8(nth_expr(enc, "reject", 0), NFTNL_EXPR_REJECT_CODE,
+			  NFT_REJECT_ICMPX_PORT_UNREACH);
+	decode_via_netlink(enc, &back);
+	assert_true(back.unknown);
+	nftnl_rule_free(enc);
+
+	/* meta l4proto tcp followed by a tcp source port (offset 0), not dport. */
+	r = tcp_reset_rule();
+	r.n_match = 1;
+	r.verdict = NFT_VERDICT_ACCEPT;
+	r.log_prefix = NULL;
+	r.match[0].kind = NFT_MATCH_DPORT;
+	r.match[0].l4proto = IPPROTO_TCP;
+	r.match[0].port = 80;
+	enc = nft_encode_rule(NFT_CHAIN_OUTPUT, &r, NULL);
+	nftnl_expr_set_u32(nth_expr(enc, "payload", 0), NFTNL_EXPR_PAYLOAD_OFFSET, 0);
+	decode_via_netlink(enc, &back);
+	assert_true(back.unknown);
+	nftnl_rule_free(enc);
+}
+
 /* Encode ranges into a set out of order, then decode them as if dumped. */
 static void test_elements_pair_back(void **state)
 {
@@ -191,6 +404,8 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_every_mode),
 		cmocka_unit_test(test_roundtrip_prefixes),
 		cmocka_unit_test(test_foreign_rules),
+		cmocka_unit_test(test_tcp_reset_encoding),
+		cmocka_unit_test(test_tcp_reset_near_misses),
 		cmocka_unit_test(test_elements_pair_back),
 	};
 

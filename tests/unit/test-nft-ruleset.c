@@ -58,6 +58,58 @@ static int find_rule(const struct nft_chain *c, const char *needle)
 	return -1;
 }
 
+/*
+ * Every reject is a pair with the same match: first with meta l4proto tcp
+ * and a tcp reset, then the icmpx admin-prohibited rule for everything
+ * else. Returns the number of pairs.
+ */
+static size_t assert_reject_pairs(const struct nft_chain *c)
+{
+	size_t pairs = 0;
+
+	for (size_t i = 0; i < c->n_rules; i++) {
+		const struct nft_rule *r = &c->rules[i], *next;
+
+		if (r->verdict == NFT_VERDICT_REJECT) {
+			/* Each icmpx reject follows its tcp twin. */
+			assert_true(i > 0);
+			assert_int_equal(c->rules[i - 1].verdict, NFT_VERDICT_REJECT_TCP_RESET);
+			continue;
+		}
+		if (r->verdict != NFT_VERDICT_REJECT_TCP_RESET)
+			continue;
+		assert_true(i + 1 < c->n_rules);
+		next = &c->rules[i + 1];
+		assert_int_equal(next->verdict, NFT_VERDICT_REJECT);
+		assert_int_equal(r->n_match, next->n_match + 1);
+		assert_int_equal(r->match[r->n_match - 1].kind, NFT_MATCH_L4PROTO_TCP);
+		for (size_t m = 0; m < next->n_match; m++)
+			assert_int_equal(r->match[m].kind, next->match[m].kind);
+		assert_non_null(r->log_prefix);
+		assert_string_equal(r->log_prefix, next->log_prefix);
+		{
+			char a[NFT_RULE_TEXT_MAX], b[NFT_RULE_TEXT_MAX], want[NFT_RULE_TEXT_MAX];
+			const char *dep = next->n_match ? " meta l4proto tcp" : "meta l4proto tcp ";
+			const char *reset = "reject with tcp reset";
+			char *at;
+
+			/* The tcp rule's text is the icmpx rule's with the match added, reject swapped. */
+			nft_rule_render(r, a, sizeof(a));
+			nft_rule_render(next, b, sizeof(b));
+			at = strstr(a, dep);
+			assert_non_null(at);
+			assert_true(strlen(a) > strlen(reset));
+			assert_string_equal(a + strlen(a) - strlen(reset), reset);
+			snprintf(want, sizeof(want), "%.*s%.*sreject with icmpx admin-prohibited",
+				 (int)(at - a), a, (int)(strlen(at) - strlen(dep) - strlen(reset)),
+				 at + strlen(dep));
+			assert_string_equal(want, b);
+		}
+		pairs++;
+	}
+	return pairs;
+}
+
 static void test_up_mode_order(void **state)
 {
 	struct fixture f;
@@ -77,8 +129,20 @@ static void test_up_mode_order(void **state)
 	last = (int)out->n_rules - 1;
 	/* Deny is matched before allow, allow before the private ranges. */
 	assert_true(deny4 >= 0 && allow4 > deny4 && private10 > allow4);
-	assert_int_equal(find_rule(out, "TEROK_SHIELD_BLOCKED"), last);
+	/* The terminal BLOCKED reject: tcp reset, then icmpx for the rest. */
+	assert_int_equal(find_rule(out, "TEROK_SHIELD_BLOCKED"), last - 1);
+	assert_int_equal(out->rules[last - 1].verdict, NFT_VERDICT_REJECT_TCP_RESET);
 	assert_int_equal(out->rules[last].verdict, NFT_VERDICT_REJECT);
+	assert_int_equal(find_rule(out,
+				   "ip daddr @deny_v4 meta l4proto tcp log prefix "
+				   "\"TEROK_SHIELD_DENIED: \" group 100 reject with tcp reset"),
+			 deny4);
+	assert_int_equal(find_rule(out, "ip daddr @deny_v4 log prefix \"TEROK_SHIELD_DENIED: \" "
+					"group 100 reject with icmpx admin-prohibited"),
+			 deny4 + 1);
+	/* Deny v4/v6, six private ranges, blocked: nine pairs. */
+	assert_int_equal(assert_reject_pairs(out), 9);
+	assert_int_equal(assert_reject_pairs(&rs.chains[NFT_CHAIN_INPUT]), 0);
 	assert_true(find_rule(out, "ip daddr 198.18.1.53 udp dport 53 accept") >= 0);
 	assert_true(find_rule(out, "ip daddr 198.18.1.53 tcp dport 53 accept") >= 0);
 	assert_true(find_rule(out, "icmpv6 type nd-neighbor-solicit accept") >= 0);
@@ -94,6 +158,8 @@ static void test_up_mode_order(void **state)
 
 		assert_true(i > allow4);
 		assert_string_equal(out->rules[i].log_prefix, NFT_PREFIX_PRIVATE);
+		assert_int_equal(out->rules[i].verdict, NFT_VERDICT_REJECT_TCP_RESET);
+		assert_int_equal(out->rules[i + 1].verdict, NFT_VERDICT_REJECT);
 	}
 	/* Nested prefixes collapse; static allow elements never expire. */
 	assert_int_equal(rs.sets[NFT_SET_ALLOW_V4].n_elems, 2);
@@ -125,6 +191,8 @@ static void test_down_modes(void **state)
 			 (int)out->n_rules - 1);
 	assert_int_equal(out->rules[out->n_rules - 1].verdict, NFT_VERDICT_CONTINUE);
 	assert_int_equal(find_rule(out, "TEROK_SHIELD_BLOCKED"), -1);
+	/* Deny v4/v6 and six private ranges, each a tcp reset plus icmpx. */
+	assert_int_equal(assert_reject_pairs(out), 8);
 	nft_ruleset_free(&rs);
 
 	fixture_init(&f, SHIELD_MODE_DOWN_ALL);
@@ -133,6 +201,7 @@ static void test_down_modes(void **state)
 	assert_int_equal(find_rule(out, "10.0.0.0/8"), -1);
 	assert_int_equal(find_rule(out, "fc00::/7"), -1);
 	assert_true(find_rule(out, "@deny_v6") >= 0);
+	assert_int_equal(assert_reject_pairs(out), 2); /* the deny sets only */
 	nft_ruleset_free(&rs);
 }
 
@@ -151,8 +220,16 @@ static void test_block_mode(void **state)
 	assert_int_equal(out->policy, NF_DROP);
 	assert_int_equal(find_rule(out, "dport 53"), -1);
 	assert_int_equal(find_rule(out, "@"), -1);
-	assert_int_equal(find_rule(out, "TEROK_SHIELD_BLOCKED"), (int)out->n_rules - 1);
-	assert_int_equal(out->n_rules, 6); /* lo, established, three ND, blocked */
+	assert_int_equal(find_rule(out, "TEROK_SHIELD_BLOCKED"), (int)out->n_rules - 2);
+	/* lo, established, three ND, blocked tcp reset, blocked icmpx */
+	assert_int_equal(out->n_rules, 7);
+	assert_int_equal(assert_reject_pairs(out), 1);
+	assert_int_equal(find_rule(out, "meta l4proto tcp log prefix \"TEROK_SHIELD_BLOCKED: \" "
+					"group 100 reject with tcp reset"),
+			 5);
+	assert_int_equal(find_rule(out, "log prefix \"TEROK_SHIELD_BLOCKED: \" group 100 reject "
+					"with icmpx admin-prohibited"),
+			 6);
 	nft_ruleset_free(&rs);
 }
 
@@ -176,44 +253,93 @@ static void test_bad_params(void **state)
 	assert_int_equal(nft_ruleset_build(&f.p, &rs, &err), -EINVAL);
 }
 
-static const char expected_up_v6[] = "table inet terok_shield {\n"
-				     "\tset allow_v4 {\n"
-				     "\t\ttype ipv4_addr\n"
-				     "\t\tflags interval,timeout\n"
-				     "\t\ttimeout 1h30m\n"
-				     "\t\telements = { 10.9.0.0/24, 198.18.0.0/15 }\n"
-				     "\t}\n"
-				     "\n"
-				     "\tset allow_v6 {\n"
-				     "\t\ttype ipv6_addr\n"
-				     "\t\tflags interval,timeout\n"
-				     "\t\ttimeout 1h30m\n"
-				     "\t\telements = { 2001:db8:1::2 }\n"
-				     "\t}\n"
-				     "\n"
-				     "\tset deny_v4 {\n"
-				     "\t\ttype ipv4_addr\n"
-				     "\t\tflags interval\n"
-				     "\t\telements = { 198.18.1.4 }\n"
-				     "\t}\n"
-				     "\n"
-				     "\tset deny_v6 {\n"
-				     "\t\ttype ipv6_addr\n"
-				     "\t\tflags interval\n"
-				     "\t\telements = { fd00:1::2 }\n"
-				     "\t}\n"
-				     "\n"
-				     "\tchain output {\n"
-				     "\t\ttype filter hook output priority filter; policy drop;\n"
-				     "\t\toifname \"lo\" accept\n"
-				     "\t\tct state established,related accept\n"
-				     "\t\ticmpv6 type nd-router-solicit accept\n"
-				     "\t\ticmpv6 type nd-neighbor-solicit accept\n"
-				     "\t\ticmpv6 type nd-neighbor-advert accept\n"
-				     "\t\tip6 daddr fd00:53::1 udp dport 53 accept\n"
-				     "\t\tip6 daddr fd00:53::1 tcp dport 53 accept\n"
-				     "\t\tip daddr 10.0.2.2 tcp dport 8080 accept\n"
-				     "\t\tip6 daddr fd00::2 tcp dport 8080 accept\n";
+static const char expected_up_v6[] =
+	"table inet terok_shield {\n"
+	"\tset allow_v4 {\n"
+	"\t\ttype ipv4_addr\n"
+	"\t\tflags interval,timeout\n"
+	"\t\ttimeout 1h30m\n"
+	"\t\telements = { 10.9.0.0/24, 198.18.0.0/15 }\n"
+	"\t}\n"
+	"\n"
+	"\tset allow_v6 {\n"
+	"\t\ttype ipv6_addr\n"
+	"\t\tflags interval,timeout\n"
+	"\t\ttimeout 1h30m\n"
+	"\t\telements = { 2001:db8:1::2 }\n"
+	"\t}\n"
+	"\n"
+	"\tset deny_v4 {\n"
+	"\t\ttype ipv4_addr\n"
+	"\t\tflags interval\n"
+	"\t\telements = { 198.18.1.4 }\n"
+	"\t}\n"
+	"\n"
+	"\tset deny_v6 {\n"
+	"\t\ttype ipv6_addr\n"
+	"\t\tflags interval\n"
+	"\t\telements = { fd00:1::2 }\n"
+	"\t}\n"
+	"\n"
+	"\tchain output {\n"
+	"\t\ttype filter hook output priority filter; policy drop;\n"
+	"\t\toifname \"lo\" accept\n"
+	"\t\tct state established,related accept\n"
+	"\t\ticmpv6 type nd-router-solicit accept\n"
+	"\t\ticmpv6 type nd-neighbor-solicit accept\n"
+	"\t\ticmpv6 type nd-neighbor-advert accept\n"
+	"\t\tip6 daddr fd00:53::1 udp dport 53 accept\n"
+	"\t\tip6 daddr fd00:53::1 tcp dport 53 accept\n"
+	"\t\tip daddr 10.0.2.2 tcp dport 8080 accept\n"
+	"\t\tip6 daddr fd00::2 tcp dport 8080 accept\n"
+	"\t\tip daddr @deny_v4 meta l4proto tcp log prefix \"TEROK_SHIELD_DENIED: \" group 100 "
+	"reject with tcp reset\n"
+	"\t\tip daddr @deny_v4 log prefix \"TEROK_SHIELD_DENIED: \" group 100 reject with icmpx "
+	"admin-prohibited\n"
+	"\t\tip6 daddr @deny_v6 meta l4proto tcp log prefix \"TEROK_SHIELD_DENIED: \" group 100 "
+	"reject with tcp reset\n"
+	"\t\tip6 daddr @deny_v6 log prefix \"TEROK_SHIELD_DENIED: \" group 100 reject with icmpx "
+	"admin-prohibited\n"
+	"\t\tip daddr @allow_v4 log prefix \"TEROK_SHIELD_ALLOWED: \" group 100 accept\n"
+	"\t\tip6 daddr @allow_v6 log prefix \"TEROK_SHIELD_ALLOWED: \" group 100 accept\n"
+	"\t\tip daddr 10.0.0.0/8 meta l4proto tcp log prefix \"TEROK_SHIELD_PRIVATE: \" group 100 "
+	"reject with tcp reset\n"
+	"\t\tip daddr 10.0.0.0/8 log prefix \"TEROK_SHIELD_PRIVATE: \" group 100 reject with icmpx "
+	"admin-prohibited\n"
+	"\t\tip daddr 172.16.0.0/12 meta l4proto tcp log prefix \"TEROK_SHIELD_PRIVATE: \" group "
+	"100 reject with tcp reset\n"
+	"\t\tip daddr 172.16.0.0/12 log prefix \"TEROK_SHIELD_PRIVATE: \" group 100 reject with "
+	"icmpx admin-prohibited\n"
+	"\t\tip daddr 192.168.0.0/16 meta l4proto tcp log prefix \"TEROK_SHIELD_PRIVATE: \" group "
+	"100 reject with tcp reset\n"
+	"\t\tip daddr 192.168.0.0/16 log prefix \"TEROK_SHIELD_PRIVATE: \" group 100 reject with "
+	"icmpx admin-prohibited\n"
+	"\t\tip daddr 169.254.0.0/16 meta l4proto tcp log prefix \"TEROK_SHIELD_PRIVATE: \" group "
+	"100 reject with tcp reset\n"
+	"\t\tip daddr 169.254.0.0/16 log prefix \"TEROK_SHIELD_PRIVATE: \" group 100 reject with "
+	"icmpx admin-prohibited\n"
+	"\t\tip6 daddr fc00::/7 meta l4proto tcp log prefix \"TEROK_SHIELD_PRIVATE: \" group 100 "
+	"reject with tcp reset\n"
+	"\t\tip6 daddr fc00::/7 log prefix \"TEROK_SHIELD_PRIVATE: \" group 100 reject with icmpx "
+	"admin-prohibited\n"
+	"\t\tip6 daddr fe80::/10 meta l4proto tcp log prefix \"TEROK_SHIELD_PRIVATE: \" group 100 "
+	"reject with tcp reset\n"
+	"\t\tip6 daddr fe80::/10 log prefix \"TEROK_SHIELD_PRIVATE: \" group 100 reject with icmpx "
+	"admin-prohibited\n"
+	"\t\tmeta l4proto tcp log prefix \"TEROK_SHIELD_BLOCKED: \" group 100 reject with tcp "
+	"reset\n"
+	"\t\tlog prefix \"TEROK_SHIELD_BLOCKED: \" group 100 reject with icmpx admin-prohibited\n"
+	"\t}\n"
+	"\n"
+	"\tchain input {\n"
+	"\t\ttype filter hook input priority filter; policy drop;\n"
+	"\t\tiifname \"lo\" accept\n"
+	"\t\tct state established,related accept\n"
+	"\t\ticmpv6 type nd-router-advert accept\n"
+	"\t\ticmpv6 type nd-neighbor-solicit accept\n"
+	"\t\ticmpv6 type nd-neighbor-advert accept\n"
+	"\t}\n"
+	"}\n";
 
 static void test_render_up_ipv6_upstream(void **state)
 {
@@ -232,9 +358,7 @@ static void test_render_up_ipv6_upstream(void **state)
 	assert_int_equal(nft_ruleset_build(&f.p, &rs, NULL), 0);
 	text = nft_ruleset_render(&rs);
 	assert_non_null(text);
-	assert_memory_equal(text, expected_up_v6, strlen(expected_up_v6));
-	assert_non_null(strstr(text, "\t\tlog prefix \"TEROK_SHIELD_BLOCKED: \" group 100 reject "
-				     "with icmpx admin-prohibited\n\t}\n"));
+	assert_string_equal(text, expected_up_v6);
 	free(text);
 	nft_ruleset_free(&rs);
 }
@@ -308,6 +432,18 @@ static void test_verify(void **state)
 	assert_non_null(strstr(err.msg, "@deny_v4"));
 	nft_ruleset_free(&act);
 
+	/* A tcp reset turned into an icmpx reject is a different rule. */
+	assert_int_equal(nft_ruleset_build(&f.p, &act, NULL), 0);
+	out = &act.chains[NFT_CHAIN_OUTPUT];
+	d = find_rule(out, "@deny_v4");
+	act.chains[NFT_CHAIN_OUTPUT].rules[d].verdict = NFT_VERDICT_REJECT;
+	assert_int_equal(nft_ruleset_verify(&exp, &act, &err), -EPROTO);
+	assert_non_null(strstr(err.msg,
+			       "meta l4proto tcp log prefix \"TEROK_SHIELD_DENIED: \" "
+			       "group 100 reject with icmpx admin-prohibited\", expected"));
+	assert_non_null(strstr(err.msg, "reject with tcp reset\""));
+	nft_ruleset_free(&act);
+
 	/* A static element the kernel would expire. */
 	assert_int_equal(nft_ruleset_build(&f.p, &act, NULL), 0);
 	act.sets[NFT_SET_ALLOW_V4].elems[0].expires_ms = 1799000;
@@ -367,6 +503,21 @@ static void test_detect_mode(void **state)
 		assert_int_equal(nft_ruleset_detect_mode(&rs), modes[m]);
 		/* One rule removed: no longer any mode. */
 		rs.chains[NFT_CHAIN_OUTPUT].n_rules--;
+		assert_int_equal(nft_ruleset_detect_mode(&rs), SHIELD_MODE_ERROR);
+		nft_ruleset_free(&rs);
+	}
+	/* Without its tcp reset rules (rejects as before) a ruleset is no mode either. */
+	for (size_t m = 0; m < 4; m++) {
+		struct nft_chain *out = &rs.chains[NFT_CHAIN_OUTPUT];
+		size_t kept = 0;
+
+		fixture_init(&f, modes[m]);
+		assert_int_equal(nft_ruleset_build(&f.p, &rs, NULL), 0);
+		for (size_t i = 0; i < out->n_rules; i++)
+			if (out->rules[i].verdict != NFT_VERDICT_REJECT_TCP_RESET)
+				out->rules[kept++] = out->rules[i];
+		assert_true(kept < out->n_rules);
+		out->n_rules = kept;
 		assert_int_equal(nft_ruleset_detect_mode(&rs), SHIELD_MODE_ERROR);
 		nft_ruleset_free(&rs);
 	}

@@ -70,6 +70,7 @@ enum nft_match_kind {
 	NFT_MATCH_DADDR,       /* ip/ip6 daddr <prefix> */
 	NFT_MATCH_DADDR_SET,   /* ip/ip6 daddr @set */
 	NFT_MATCH_DPORT,       /* tcp/udp dport <port> */
+	NFT_MATCH_L4PROTO_TCP, /* meta l4proto tcp (only before a tcp reset) */
 };
 
 struct nft_match {
@@ -86,7 +87,8 @@ enum nft_verdict {
 	NFT_VERDICT_CONTINUE, /* no verdict statement (log only) */
 	NFT_VERDICT_ACCEPT,
 	NFT_VERDICT_DROP,
-	NFT_VERDICT_REJECT, /* reject with icmpx admin-prohibited */
+	NFT_VERDICT_REJECT,	      /* reject with icmpx admin-prohibited */
+	NFT_VERDICT_REJECT_TCP_RESET, /* reject with tcp reset */
 };
 
 #define NFT_RULE_MATCHES_MAX 3
