@@ -362,16 +362,23 @@ static void add_elems_msgs(struct nft_sock *s, struct batch *b, uint16_t type, e
 	}
 }
 
-int nft_apply_ruleset(struct nft_sock *s, const struct nft_ruleset *rs, struct shield_error *err)
+/*
+ * One transaction that creates the table with everything in it; with
+ * replace, it first creates the table if missing and deletes it, so any old
+ * table is replaced atomically.
+ */
+static int apply_batch(struct nft_sock *s, const struct nft_ruleset *rs, bool replace,
+		       struct shield_error *err)
 {
 	struct batch b = {0};
 	uint32_t set_ids[NFT_SET_COUNT] = {0};
 	int r;
 
 	batch_begin(s, &b);
-	/* Create-if-missing, delete, create: one transaction replaces any old table. */
-	add_table_msg(s, &b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-	add_table_msg(s, &b, NFT_MSG_DELTABLE, 0);
+	if (replace) {
+		add_table_msg(s, &b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+		add_table_msg(s, &b, NFT_MSG_DELTABLE, 0);
+	}
 	add_table_msg(s, &b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
 
 	for (int i = 0; i < NFT_SET_COUNT; i++) {
@@ -441,6 +448,21 @@ int nft_apply_ruleset(struct nft_sock *s, const struct nft_ruleset *rs, struct s
 	r = batch_send(s, &b, "applying the ruleset", err);
 	batch_free(&b);
 	return r;
+}
+
+static int get_table(struct nft_sock *s);
+
+int nft_apply_ruleset(struct nft_sock *s, const struct nft_ruleset *rs, struct shield_error *err)
+{
+	/* A hook commits into a fresh namespace: creating the table alone spares the
+	 * transaction the RCU grace period a table deletion costs (~10 ms here).
+	 * Only a table that is there already is replaced. */
+	int r = get_table(s);
+
+	if (r < 0 && r != -ENOENT)
+		return shield_error_set(err, r, "looking for the table %s %s: %s",
+					NFT_TABLE_FAMILY_NAME, NFT_TABLE_NAME, strerror(-r));
+	return apply_batch(s, rs, r == 0, err);
 }
 
 int nft_delete_table(struct nft_sock *s, struct shield_error *err)
@@ -753,22 +775,30 @@ static int dump_elems(struct nft_sock *s, enum nft_set_id id, struct nft_set *ou
 	return r;
 }
 
-static int dump_once(struct nft_sock *s, struct nft_ruleset *rs)
+/* Whether shield's table is there: 0, -ENOENT, or another -errno. */
+static int get_table(struct nft_sock *s)
 {
-	struct dump_ctx ctx = {.rs = rs};
 	char buf[512];
 	struct nlmsghdr *nlh;
-	struct nftnl_table *t;
-	int r;
+	struct nftnl_table *t = nft_encode_table();
 
-	memset(rs, 0, sizeof(*rs));
-	t = nft_encode_table();
 	if (!t)
 		return -ENOMEM;
 	nlh = request_hdr(s, buf, NFT_MSG_GETTABLE, NLM_F_ACK);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	r = request(s, nlh, NULL, NULL);
+	return request(s, nlh, NULL, NULL);
+}
+
+static int dump_once(struct nft_sock *s, struct nft_ruleset *rs)
+{
+	struct dump_ctx ctx = {.rs = rs};
+	char buf[512];
+	struct nlmsghdr *nlh;
+	int r;
+
+	memset(rs, 0, sizeof(*rs));
+	r = get_table(s);
 	if (r == -ENOENT)
 		return 0; /* no table: inactive */
 	if (r < 0)

@@ -27,9 +27,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nft_sock *, nft_sock_close)
 #define _cleanup_nft_sock_ _cleanup_(nft_sock_closep)
 
 /*
- * Commit a whole ruleset in ONE transaction: create the table if missing,
- * delete it, create it again with its sets, static elements, chains and
- * rules. Either all of it takes effect or none.
+ * Commit a whole ruleset in ONE transaction: the table with its sets,
+ * static elements, chains and rules. Either all of it takes effect or none.
+ * Where a table is already there, a second transaction replaces it
+ * atomically (create if missing, delete, create with everything).
  */
 int nft_apply_ruleset(struct nft_sock *s, const struct nft_ruleset *rs, struct shield_error *err);
 
