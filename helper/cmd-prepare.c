@@ -449,7 +449,8 @@ int prepare_do(struct cli *cli, const struct prepare_opts *o, struct prepared *o
 	/* resolv.conf is read by the workload through the bind mount, whatever its user. */
 	if (r >= 0)
 		r = bundle_write_file_mode(dirfd, "resolv.conf", "nameserver " DNSMASQ_LISTEN "\n",
-					   strlen("nameserver " DNSMASQ_LISTEN "\n"), 0644, &err);
+					   strlen("nameserver " DNSMASQ_LISTEN "\n"), 0644, 0,
+					   &err);
 	if (r >= 0)
 		r = bundle_write_config(dirfd, &config, &err);
 	if (r < 0)

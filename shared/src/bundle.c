@@ -215,11 +215,11 @@ static void temp_name(const char *name, char *out, size_t size)
 int bundle_write_file(int dirfd, const char *name, const void *data, size_t len,
 		      struct shield_error *err)
 {
-	return bundle_write_file_mode(dirfd, name, data, len, 0600, err);
+	return bundle_write_file_mode(dirfd, name, data, len, 0600, 0, err);
 }
 
 int bundle_write_file_mode(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
-			   struct shield_error *err)
+			   unsigned flags, struct shield_error *err)
 {
 	char tmp[NAME_MAX + 1];
 	_cleanup_close_ int fd = -1;
@@ -247,7 +247,7 @@ int bundle_write_file_mode(int dirfd, const char *name, const void *data, size_t
 		shield_error_set(err, r, "%s: write failed: %s", name, shield_strerror(r));
 		goto fail;
 	}
-	if (fsync(fd) < 0) {
+	if (!(flags & BUNDLE_WRITE_NOSYNC) && fsync(fd) < 0) {
 		r = negative_errno();
 		shield_error_set(err, r, "%s: fsync failed: %s", name, shield_strerror(r));
 		goto fail;
@@ -265,7 +265,8 @@ int bundle_write_file_mode(int dirfd, const char *name, const void *data, size_t
 	}
 	/* Make the rename itself durable; the data is already safe, so a failure
 	 * here (some filesystems refuse fsync on a directory) is not an error. */
-	(void)fsync(dirfd);
+	if (!(flags & BUNDLE_WRITE_NOSYNC))
+		(void)fsync(dirfd);
 	return 0;
 
 fail:

@@ -342,26 +342,62 @@ static int read_pid_file(int dirfd, pid_t *pid)
 	return 0;
 }
 
-int dnsmasq_start(const char *binary, int nsfd, int dirfd, const char *conf_path, pid_t *pid,
-		  struct shield_error *err)
+struct dnsmasq_launch {
+	struct child child;
+	char *binary;
+	char *conf_path;
+	int nsfd;
+	int dirfd;
+};
+
+void dnsmasq_launch_free(struct dnsmasq_launch *l)
+{
+	if (!l)
+		return;
+	child_kill(&l->child);
+	free(l->binary);
+	free(l->conf_path);
+	free(l);
+}
+
+int dnsmasq_launch_begin(const char *binary, int nsfd, int dirfd, const char *conf_path,
+			 struct dnsmasq_launch **out, struct shield_error *err)
 {
 	_cleanup_free_ char *conf_arg = NULL;
-	char out[CHILD_OUTPUT_MAX], how[64], q[SHIELD_QUOTE_MAX];
-	int status, r;
+	struct dnsmasq_launch *l;
+	int r;
 
 	if (asprintf(&conf_arg, "--conf-file=%s", conf_path) < 0)
 		return shield_error_set(err, -ENOMEM, "out of memory");
 	if (unlinkat(dirfd, DNSMASQ_PID_FILE, 0) < 0 && errno != ENOENT)
 		return shield_error_set(err, negative_errno(), "cannot remove the old %s: %s",
 					DNSMASQ_PID_FILE, strerror(errno));
-	{
-		char *argv[] = {(char *)binary, conf_arg, NULL};
-		struct child c;
-
-		r = child_spawn(argv, nsfd, DNSMASQ_START_TIMEOUT_MS, &c, err);
-		if (r >= 0)
-			r = child_wait(&c, binary, out, &status, err);
+	l = calloc(1, sizeof(*l));
+	if (!l || !(l->binary = strdup(binary)) || !(l->conf_path = strdup(conf_path))) {
+		dnsmasq_launch_free(l);
+		return shield_error_set(err, -ENOMEM, "out of memory");
 	}
+	l->nsfd = nsfd;
+	l->dirfd = dirfd;
+	{
+		char *argv[] = {l->binary, conf_arg, NULL};
+
+		r = child_spawn(argv, nsfd, DNSMASQ_START_TIMEOUT_MS, &l->child, err);
+	}
+	if (r < 0) {
+		dnsmasq_launch_free(l);
+		return shield_error_prefix(err, "starting dnsmasq: ");
+	}
+	*out = l;
+	return 0;
+}
+
+int dnsmasq_launch_finish(struct dnsmasq_launch *l, pid_t *pid, struct shield_error *err)
+{
+	char out[CHILD_OUTPUT_MAX], how[64], q[SHIELD_QUOTE_MAX];
+	int status, r = child_wait(&l->child, l->binary, out, &status, err);
+
+	*pid = 0;
 	if (r < 0)
 		return shield_error_prefix(err, "starting dnsmasq: ");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -371,13 +407,13 @@ int dnsmasq_start(const char *binary, int nsfd, int dirfd, const char *conf_path
 					describe_status(status, how), *line ? ": " : "",
 					*line ? shield_quote(line, strlen(line), q) : "");
 	}
-	r = read_pid_file(dirfd, pid);
+	r = read_pid_file(l->dirfd, pid);
 	if (r == -ENOENT)
 		return shield_error_set(err, -ECHILD, "dnsmasq exited at start without writing %s",
 					DNSMASQ_PID_FILE);
 	if (r < 0)
 		return shield_error_set(err, r, "dnsmasq wrote an unreadable %s", DNSMASQ_PID_FILE);
-	if (!dnsmasq_is_ours(*pid, conf_path, nsfd))
+	if (!dnsmasq_is_ours(*pid, l->conf_path, l->nsfd))
 		return shield_error_set(
 			err, -ESRCH,
 			"%s names PID %d, which is not a running dnsmasq with our "
@@ -385,6 +421,18 @@ int dnsmasq_start(const char *binary, int nsfd, int dirfd, const char *conf_path
 			"at once?)",
 			DNSMASQ_PID_FILE, (int)*pid);
 	return 0;
+}
+
+int dnsmasq_start(const char *binary, int nsfd, int dirfd, const char *conf_path, pid_t *pid,
+		  struct shield_error *err)
+{
+	struct dnsmasq_launch *l = NULL;
+	int r = dnsmasq_launch_begin(binary, nsfd, dirfd, conf_path, &l, err);
+
+	if (r >= 0)
+		r = dnsmasq_launch_finish(l, pid, err);
+	dnsmasq_launch_free(l);
+	return r;
 }
 
 /* Stop pid if it is a dnsmasq with our --conf-file: 1 stopped, 0 not ours or gone. */

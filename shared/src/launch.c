@@ -43,7 +43,8 @@ static int write_dnsmasq_conf(const struct launch_target *t, const struct bundle
 	if (r >= 0)
 		r = dnsmasq_config_for_bundle(t->state_dir, c, &domains, &denied, &text, err);
 	if (r >= 0)
-		r = bundle_write_file(t->dirfd, DNSMASQ_CONF_FILE, text, strlen(text), err);
+		r = bundle_write_file_mode(t->dirfd, DNSMASQ_CONF_FILE, text, strlen(text), 0600,
+					   BUNDLE_WRITE_NOSYNC, err);
 	return r;
 }
 
@@ -95,6 +96,7 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 	struct nft_ruleset rs = {0};
 	_cleanup_(nft_sock_closep) struct nft_sock *sock = NULL;
 	_cleanup_(dnsmasq_probe_freep) struct dnsmasq_probe *probe = NULL;
+	_cleanup_(dnsmasq_launch_freep) struct dnsmasq_launch *launch = NULL;
 	_cleanup_free_ char *conf = NULL;
 	struct shield_error ignored = {0};
 	struct timespec t0, t1;
@@ -104,7 +106,9 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(rep, 0, sizeof(*rep));
-	/* dnsmasq's nftset check runs while the ruleset is read, built and committed. */
+	/* Three things at once: dnsmasq's nftset check, dnsmasq's start and the
+	 * ruleset's commit. The container's process runs only once this hook has
+	 * returned, so nothing can ask dnsmasq before the firewall is in place. */
 	r = dnsmasq_probe_start(t->dnsmasq, &probe, err);
 	if (r >= 0) {
 		r = bundle_rules_load(t->dirfd, &b, err);
@@ -115,34 +119,42 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 		r = conf_path(t, &conf, err);
 	if (r >= 0)
 		r = write_dnsmasq_conf(t, &b.config, err);
+	/* A dnsmasq of this bundle still running (its container died without a
+	 * poststop) holds the PID file and would confuse the checks. */
+	if (r >= 0)
+		r = dnsmasq_stop(t->dirfd, conf, 0, &old, err);
+	if (r >= 0)
+		r = dnsmasq_launch_begin(t->dnsmasq, t->nsfd, t->dirfd, conf, &launch, err);
 	if (r >= 0)
 		r = bundle_rules_build(&b, b.config.mode, &rs, err);
 	if (r >= 0)
 		r = nft_sock_open_in(t->nsfd, &sock, err);
 	if (r >= 0)
 		r = nft_apply_verified(sock, &rs, err);
+	/* The nftset verdict first: it explains a dnsmasq that failed without it. */
 	if (r >= 0)
 		r = dnsmasq_probe_finish(probe, err);
+	if (launch) {
+		/* Always waited for: a dnsmasq that started must be found to be stopped. */
+		int lr = dnsmasq_launch_finish(launch, &rep->dnsmasq_pid, r >= 0 ? err : &ignored);
+
+		if (r >= 0)
+			r = lr;
+	}
 	if (r < 0)
-		goto out;
+		goto stop;
 	rep->mode = b.config.mode;
 	for (int i = 0; i < NFT_CHAIN_COUNT; i++)
 		rep->n_rules += rs.chains[i].n_rules;
 	for (int i = 0; i < NFT_SET_COUNT; i++)
 		rep->n_elems += rs.sets[i].n_elems;
 
-	/* A dnsmasq of this bundle still running (its container died without a
-	 * poststop) holds the PID file and would confuse the check below. */
-	r = dnsmasq_stop(t->dirfd, conf, 0, &old, err);
-	if (r >= 0)
-		r = dnsmasq_start(t->dnsmasq, t->nsfd, t->dirfd, conf, &rep->dnsmasq_pid, err);
-	if (r < 0)
-		goto out;
 	if (strcmp(t->source, "podman") == 0) {
 		char shortid[16];
 
 		snprintf(shortid, sizeof(shortid), "%.12s\n", t->id);
-		r = bundle_write_file(t->dirfd, "container.id", shortid, strlen(shortid), err);
+		r = bundle_write_file_mode(t->dirfd, "container.id", shortid, strlen(shortid), 0600,
+					   BUNDLE_WRITE_NOSYNC, err);
 	}
 	if (r >= 0)
 		r = write_registry(t, &b.config, rep->dnsmasq_pid, err);
@@ -151,15 +163,11 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 
 		r = asprintf(&line, "%s\n", t->runtime_dir) < 0
 			    ? shield_error_set(err, -ENOMEM, "out of memory")
-			    : bundle_write_file(t->dirfd, REGISTRY_DIR_FILE, line, strlen(line),
-						err);
+			    : bundle_write_file_mode(t->dirfd, REGISTRY_DIR_FILE, line,
+						     strlen(line), 0600, BUNDLE_WRITE_NOSYNC, err);
 	}
-	if (r < 0) {
-		pid_t stopped;
-
-		dnsmasq_stop(t->dirfd, conf, rep->dnsmasq_pid, &stopped, &ignored);
-		goto out;
-	}
+	if (r < 0)
+		goto stop;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	snprintf(detail, sizeof(detail),
 		 "%s: mode %s, %zu rules, %zu static elements, verified; dnsmasq pid %d; %.1f ms",
@@ -167,6 +175,14 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 		 (int)rep->dnsmasq_pid,
 		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	audit_append(t->dirfd, audit_name(t, &b.config), "setup", NULL, detail, &ignored);
+	goto out;
+stop:
+	/* Nothing the failed start began keeps running. */
+	if (launch) {
+		pid_t stopped;
+
+		dnsmasq_stop(t->dirfd, conf, rep->dnsmasq_pid, &stopped, &ignored);
+	}
 out:
 	/* An entry left by an earlier start of this id describes nothing any more. */
 	if (r < 0)

@@ -140,7 +140,9 @@ int registry_write(int regfd, const struct registry_entry *e, struct shield_erro
 	if (r >= 0)
 		r = registry_entry_format(e, &text, err);
 	if (r >= 0)
-		r = bundle_write_file(regfd, name, text, strlen(text), err);
+		/* Runtime state: it lives as long as the container (and /run). */
+		r = bundle_write_file_mode(regfd, name, text, strlen(text), 0600,
+					   BUNDLE_WRITE_NOSYNC, err);
 	return r;
 }
 

@@ -121,7 +121,8 @@ run_b() {
 }
 
 # After a run (untimed): the table is there and a dnsmasq of the bundle runs
-# in the namespace; then it is stopped, by poststop for (a), by kill for (b).
+# in the namespace; then it is stopped, by poststop for (a), by kill for (b),
+# and the table deleted, so every run starts as a container's does.
 verify_and_stop() {
 	local variant=$1 dpid
 	dpid=$(cat "$BUNDLE/dnsmasq.pid" 2>/dev/null) || die "$variant: no dnsmasq.pid after the run"
@@ -137,6 +138,8 @@ verify_and_stop() {
 		kill "$dpid"
 		rm -f "$BUNDLE/dnsmasq.pid"
 	fi
+	# A container's namespace is new at createRuntime: no table in it.
+	in_ns "$NS" nft delete table inet terok_shield || die "$variant: cannot delete the table"
 	for _ in $(seq 300); do
 		alive "$dpid" dnsmasq || return 0
 		sleep 0.01

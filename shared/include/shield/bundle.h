@@ -78,9 +78,15 @@ int bundle_write_list(int dirfd, enum bundle_list which, const struct strlist *l
 /* Atomically replace file name in dirfd with data (0600, O_NOFOLLOW temp file, fsync, rename). */
 int bundle_write_file(int dirfd, const char *name, const void *data, size_t len,
 		      struct shield_error *err);
-/* The same with another mode (resolv.conf is bind-mounted into the container, so 0644). */
+/*
+ * The same with another mode (resolv.conf is bind-mounted into the
+ * container, so 0644) and flags: BUNDLE_WRITE_NOSYNC skips the fsyncs for a
+ * file made anew at every container start (still atomic, not durable; each
+ * fsync costs about a millisecond on the hook's path).
+ */
+#define BUNDLE_WRITE_NOSYNC 1u
 int bundle_write_file_mode(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
-			   struct shield_error *err);
+			   unsigned flags, struct shield_error *err);
 
 /*
  * Read a whole file (O_NOFOLLOW, at most cap bytes or -EFBIG); *out is

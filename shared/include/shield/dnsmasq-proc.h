@@ -43,6 +43,20 @@ int dnsmasq_start(const char *binary, int nsfd, int dirfd, const char *conf_path
 		  struct shield_error *err);
 
 /*
+ * dnsmasq_start in two halves, so other work runs while dnsmasq starts:
+ * begin removes the PID file and spawns it; finish waits for its verdict and
+ * does the checks. A started dnsmasq outlives dnsmasq_launch_free (which
+ * only kills a first process still running); after begin, call finish and
+ * then dnsmasq_stop to undo it.
+ */
+struct dnsmasq_launch;
+int dnsmasq_launch_begin(const char *binary, int nsfd, int dirfd, const char *conf_path,
+			 struct dnsmasq_launch **out, struct shield_error *err);
+int dnsmasq_launch_finish(struct dnsmasq_launch *l, pid_t *pid, struct shield_error *err);
+void dnsmasq_launch_free(struct dnsmasq_launch *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct dnsmasq_launch *, dnsmasq_launch_free)
+
+/*
  * Whether pid is a dnsmasq started with --conf-file=conf_path (argv[0]
  * named dnsmasq) and, if nsfd >= 0, living in that network namespace.
  */
