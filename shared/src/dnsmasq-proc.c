@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,12 +217,34 @@ static const char *describe_status(int status, char buf[64])
 	return buf;
 }
 
+/* Where a passed nftset check is remembered, in the cache directory. */
+#define PROBE_CACHE_FILE "dnsmasq-nftset.checked"
+
 struct dnsmasq_probe {
 	struct child child;
 	char *binary;
+	int cachefd;	/* directory remembering the verdict, or -1 */
+	char key[512];	/* the binary's identity: path, device, inode, size, times */
+	bool cached_ok; /* this very binary passed before: nothing runs */
 };
 
-int dnsmasq_probe_start(const char *binary, struct dnsmasq_probe **out, struct shield_error *err)
+/* The identity of the file at path, as a line; false if it cannot be had. */
+static bool binary_key(const char *path, char out[512])
+{
+	struct stat st;
+	int n;
+
+	if (stat(path, &st) < 0)
+		return false;
+	n = snprintf(out, 512, "%s dev=%ju ino=%ju size=%jd mtime=%jd.%09ld ctime=%jd.%09ld\n",
+		     path, (uintmax_t)st.st_dev, (uintmax_t)st.st_ino, (intmax_t)st.st_size,
+		     (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (intmax_t)st.st_ctim.tv_sec,
+		     st.st_ctim.tv_nsec);
+	return n > 0 && n < 512;
+}
+
+int dnsmasq_probe_start(const char *binary, int cachefd, struct dnsmasq_probe **out,
+			struct shield_error *err)
 {
 	char version[] = "--version";
 	char *argv[] = {(char *)binary, version, NULL};
@@ -232,10 +255,24 @@ int dnsmasq_probe_start(const char *binary, struct dnsmasq_probe **out, struct s
 		free(p);
 		return shield_error_set(err, -ENOMEM, "out of memory");
 	}
+	p->child = (struct child){.pid = 0, .pidfd = -1, .rd = -1};
+	p->cachefd = -1;
+	if (cachefd >= 0 && binary_key(binary, p->key)) {
+		_cleanup_free_ char *seen = NULL;
+		struct shield_error ignored = {0};
+
+		p->cachefd = fcntl(cachefd, F_DUPFD_CLOEXEC, 3);
+		if (bundle_read_file(cachefd, PROBE_CACHE_FILE, sizeof(p->key), &seen, NULL,
+				     &ignored) >= 0 &&
+		    strcmp(seen, p->key) == 0) {
+			p->cached_ok = true;
+			*out = p;
+			return 0;
+		}
+	}
 	r = child_spawn(argv, -1, DNSMASQ_START_TIMEOUT_MS, &p->child, err);
 	if (r < 0) {
-		free(p->binary);
-		free(p);
+		dnsmasq_probe_free(p);
 		return shield_error_prefix(err, "dnsmasq --version: ");
 	}
 	*out = p;
@@ -247,6 +284,8 @@ void dnsmasq_probe_free(struct dnsmasq_probe *p)
 	if (!p)
 		return;
 	child_kill(&p->child);
+	if (p->cachefd >= 0)
+		close(p->cachefd);
 	free(p->binary);
 	free(p);
 }
@@ -254,8 +293,12 @@ void dnsmasq_probe_free(struct dnsmasq_probe *p)
 int dnsmasq_probe_finish(struct dnsmasq_probe *p, struct shield_error *err)
 {
 	char out[CHILD_OUTPUT_MAX], how[64];
-	int status, r = child_wait(&p->child, p->binary, out, &status, err);
+	struct shield_error ignored = {0};
+	int status, r;
 
+	if (p->cached_ok)
+		return 0;
+	r = child_wait(&p->child, p->binary, out, &status, err);
 	if (r < 0)
 		return shield_error_prefix(err, "dnsmasq --version: ");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -272,6 +315,10 @@ int dnsmasq_probe_finish(struct dnsmasq_probe *p, struct shield_error *err)
 					"no \"nftset\"); shield needs it to add DNS answers to the "
 					"firewall (Debian's dnsmasq-base 2.87+ has it)",
 					p->binary);
+	/* Remembered for the next start; a changed binary has another key. */
+	if (p->cachefd >= 0)
+		bundle_write_file_mode(p->cachefd, PROBE_CACHE_FILE, p->key, strlen(p->key), 0600,
+				       BUNDLE_WRITE_NOSYNC, &ignored);
 	return 0;
 }
 

@@ -97,6 +97,7 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 	_cleanup_(nft_sock_closep) struct nft_sock *sock = NULL;
 	_cleanup_(dnsmasq_probe_freep) struct dnsmasq_probe *probe = NULL;
 	_cleanup_(dnsmasq_launch_freep) struct dnsmasq_launch *launch = NULL;
+	_cleanup_close_ int cachefd = -1;
 	_cleanup_free_ char *conf = NULL;
 	struct shield_error ignored = {0};
 	struct timespec t0, t1;
@@ -109,7 +110,9 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 	/* Three things at once: dnsmasq's nftset check, dnsmasq's start and the
 	 * ruleset's commit. The container's process runs only once this hook has
 	 * returned, so nothing can ask dnsmasq before the firewall is in place. */
-	r = dnsmasq_probe_start(t->dnsmasq, &probe, err);
+	/* A passed nftset check is remembered next to the registry (RUNTIME_DIR). */
+	cachefd = open(t->runtime_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	r = dnsmasq_probe_start(t->dnsmasq, cachefd, &probe, err);
 	if (r >= 0) {
 		r = bundle_rules_load(t->dirfd, &b, err);
 		if (r < 0)

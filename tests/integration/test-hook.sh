@@ -303,6 +303,20 @@ exec sleep 60')
 SHIELD_DNSMASQ=$HANGS hook createRuntime
 check "dnsmasq that never finishes starting is killed and refused" hook_failed 'did not finish within'
 check "... and its process is gone" bash -c '! pgrep -f "^sleep 60$" >/dev/null'
+# A passed nftset check is remembered per binary (path, inode, size, times):
+# the same path holding another binary is checked again.
+SWAP=$(fake_dnsmasq swap 'exec /usr/sbin/dnsmasq "$@"')
+SHIELD_DNSMASQ=$SWAP hook createRuntime
+check "a wrapper dnsmasq with nftset starts" hook_ok
+check "... and its passed check is remembered next to the registry" \
+	grep -q "^$SWAP dev=" "$SHIELD_RUNTIME_DIR/dnsmasq-nftset.checked"
+hook poststop
+printf '#!/bin/sh\necho "Dnsmasq version 2.90  Compile time options: IPv6 no-nftset"\n' >"$SWAP.new"
+chmod 0755 "$SWAP.new"
+mv "$SWAP.new" "$SWAP"
+SHIELD_DNSMASQ=$SWAP hook createRuntime
+check "the same path now holding a dnsmasq without nftset is checked again and refused" \
+	hook_failed 'without nftset support'
 SHIELD_DNSMASQ=relative/dnsmasq hook createRuntime
 check "a relative SHIELD_DNSMASQ is refused" hook_failed 'SHIELD_DNSMASQ must be an absolute path'
 # Port 53 taken in the container's netns: the real dnsmasq cannot bind.
@@ -313,9 +327,9 @@ hook createRuntime
 check "real dnsmasq failing to bind is refused with its message" hook_failed 'Address already in use'
 kill "$PORT_PID"
 wait "$PORT_PID" 2>/dev/null || true
-# Nine of the failures above came after the bundle was trusted (version on).
+# Ten of the failures above came after the bundle was trusted (version on).
 check "hook-error.log is 0600 with one line per failure in a trusted bundle" \
-	bash -c '[[ $(stat -c %a "$1") == 600 && $(wc -l <"$1") == 9 ]]' _ "$BUNDLE/hook-error.log"
+	bash -c '[[ $(stat -c %a "$1") == 600 && $(wc -l <"$1") == 10 ]]' _ "$BUNDLE/hook-error.log"
 
 # A failure at start removes an entry an earlier start of the same id left.
 hook createRuntime

@@ -23,11 +23,14 @@ int dnsmasq_binary(const char **out, struct shield_error *err);
 /*
  * The nftset check, run beside other work: dnsmasq_probe_start runs
  * `BINARY --version`; dnsmasq_probe_finish waits for it and fails (-ENOTSUP)
- * unless dnsmasq was built with nftset. dnsmasq_probe_free kills an
- * unfinished probe and frees it (NULL is fine).
+ * unless dnsmasq was built with nftset. With cachefd (a directory, else -1)
+ * a passed check is remembered there, keyed by the binary's path, device,
+ * inode, size, mtime and ctime, and the same binary is not run again.
+ * dnsmasq_probe_free kills an unfinished probe and frees it (NULL is fine).
  */
 struct dnsmasq_probe;
-int dnsmasq_probe_start(const char *binary, struct dnsmasq_probe **out, struct shield_error *err);
+int dnsmasq_probe_start(const char *binary, int cachefd, struct dnsmasq_probe **out,
+			struct shield_error *err);
 int dnsmasq_probe_finish(struct dnsmasq_probe *p, struct shield_error *err);
 void dnsmasq_probe_free(struct dnsmasq_probe *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct dnsmasq_probe *, dnsmasq_probe_free)
