@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 	enum oci_stage stage = OCI_STAGE_CREATE_RUNTIME;
 	bool have_stage = false;
 	const char *dnsmasq, *name;
-	size_t len;
+	size_t len = 0;
 	int r;
 
 	sanitize_env();
