@@ -45,9 +45,7 @@ int bundle_rules_load(int dirfd, struct bundle_rules *b, struct shield_error *er
 	bundle_config_init(&b->config);
 	r = bundle_read_config(dirfd, &b->config, err);
 	if (r >= 0)
-		r = bundle_effective_ips(dirfd, &allow, err);
-	if (r >= 0)
-		r = bundle_read_list(dirfd, BUNDLE_DENY_LIST, &deny, err);
+		r = bundle_effective_ips(dirfd, &allow, &deny, err);
 	if (r >= 0)
 		r = parse_prefixes(&allow, &b->allow, &b->n_allow, err);
 	if (r >= 0)

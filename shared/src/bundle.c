@@ -418,8 +418,17 @@ int bundle_write_list(int dirfd, enum bundle_list which, const struct strlist *l
 	return bundle_write_file(dirfd, name, text, o, err);
 }
 
+/* Replace dst's contents with src's; src is left empty. */
+static void move_list(struct strlist *dst, struct strlist *src)
+{
+	strlist_free(dst);
+	*dst = *src;
+	*src = (struct strlist)STRLIST_INIT;
+}
+
 static int effective(int dirfd, enum bundle_list profile, enum bundle_list live,
-		     enum bundle_list minus, struct strlist *out, struct shield_error *err)
+		     enum bundle_list minus, struct strlist *out, struct strlist *minus_out,
+		     struct shield_error *err)
 {
 	_cleanup_strlist_ struct strlist p = STRLIST_INIT, l = STRLIST_INIT, d = STRLIST_INIT;
 	_cleanup_strlist_ struct strlist res = STRLIST_INIT;
@@ -437,22 +446,24 @@ static int effective(int dirfd, enum bundle_list profile, enum bundle_list live,
 		r = strlist_merge_unique(&res, &l, &d);
 	if (r < 0)
 		return shield_error_set(err, r, "effective list: out of memory");
-	strlist_free(out);
-	*out = res;
-	res = (struct strlist)STRLIST_INIT;
+	move_list(out, &res);
+	if (minus_out)
+		move_list(minus_out, &d);
 	return 0;
 }
 
-int bundle_effective_domains(int dirfd, struct strlist *out, struct shield_error *err)
+int bundle_effective_domains(int dirfd, struct strlist *out, struct strlist *denied,
+			     struct shield_error *err)
 {
 	return effective(dirfd, BUNDLE_PROFILE_DOMAINS, BUNDLE_LIVE_DOMAINS, BUNDLE_DENIED_DOMAINS,
-			 out, err);
+			 out, denied, err);
 }
 
-int bundle_effective_ips(int dirfd, struct strlist *out, struct shield_error *err)
+int bundle_effective_ips(int dirfd, struct strlist *out, struct strlist *deny,
+			 struct shield_error *err)
 {
 	return effective(dirfd, BUNDLE_PROFILE_ALLOWED, BUNDLE_LIVE_ALLOWED, BUNDLE_DENY_LIST, out,
-			 err);
+			 deny, err);
 }
 
 /* ---- configuration ---- */

@@ -36,10 +36,8 @@ static int write_dnsmasq_conf(const struct launch_target *t, const struct bundle
 	_cleanup_strlist_ struct strlist domains = STRLIST_INIT;
 	_cleanup_strlist_ struct strlist denied = STRLIST_INIT;
 	_cleanup_free_ char *text = NULL;
-	int r = bundle_effective_domains(t->dirfd, &domains, err);
+	int r = bundle_effective_domains(t->dirfd, &domains, &denied, err);
 
-	if (r >= 0)
-		r = bundle_read_list(t->dirfd, BUNDLE_DENIED_DOMAINS, &denied, err);
 	if (r >= 0)
 		r = dnsmasq_config_for_bundle(t->state_dir, c, &domains, &denied, &text, err);
 	if (r >= 0)

@@ -435,7 +435,7 @@ static void test_effective(void **state)
 	_cleanup_strlist_ struct strlist l = STRLIST_INIT;
 
 	/* Nothing at all: empty. */
-	assert_int_equal(bundle_effective_domains(f->fd, &l, &err), 0);
+	assert_int_equal(bundle_effective_domains(f->fd, &l, NULL, &err), 0);
 	assert_int_equal(l.n, 0);
 
 	/* (profile ∪ live) − denied, profile order first, then live's new entries. */
@@ -443,18 +443,29 @@ static void test_effective(void **state)
 	unit_write_str(f->dir, "live.domains",
 		       "d.example\nc.example\nB.example\ne.example\nf.example\n");
 	unit_write_str(f->dir, "denied.domains", "b.example\ne.example\nzzz.example\n");
-	assert_int_equal(bundle_effective_domains(f->fd, &l, &err), 0);
+	assert_int_equal(bundle_effective_domains(f->fd, &l, NULL, &err), 0);
 	assert_int_equal(l.n, 4);
 	assert_string_equal(l.items[0], "a.example");
 	assert_string_equal(l.items[1], "c.example");
 	assert_string_equal(l.items[2], "d.example");
 	assert_string_equal(l.items[3], "f.example");
+	/* The denied list comes back as read when asked for, and the result is the same. */
+	{
+		struct strlist denied = STRLIST_INIT;
+
+		assert_int_equal(bundle_effective_domains(f->fd, &l, &denied, &err), 0);
+		assert_int_equal(l.n, 4);
+		assert_int_equal(denied.n, 3);
+		assert_string_equal(denied.items[0], "b.example");
+		assert_string_equal(denied.items[2], "zzz.example");
+		strlist_free(&denied);
+	}
 
 	/* Denial is exact: a subdomain of a denied name stays unless denied itself. */
 	unit_write_str(f->dir, "denied.domains", "example.com\n");
 	unit_write_str(f->dir, "profile.domains", "example.com\nsub.example.com\n");
 	unit_write_str(f->dir, "live.domains", "");
-	assert_int_equal(bundle_effective_domains(f->fd, &l, &err), 0);
+	assert_int_equal(bundle_effective_domains(f->fd, &l, NULL, &err), 0);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.items[0], "sub.example.com");
 
@@ -462,14 +473,14 @@ static void test_effective(void **state)
 	unit_write_str(f->dir, "profile.allowed", "198.18.0.1\n10.1.2.3/8\n2001:0db8::1\n");
 	unit_write_str(f->dir, "live.allowed", "198.18.0.2\n198.18.0.1/32\n");
 	unit_write_str(f->dir, "deny.list", "10.0.0.0/8\n198.18.0.2\n");
-	assert_int_equal(bundle_effective_ips(f->fd, &l, &err), 0);
+	assert_int_equal(bundle_effective_ips(f->fd, &l, NULL, &err), 0);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.items[0], "198.18.0.1");
 	assert_string_equal(l.items[1], "2001:db8::1");
 
 	/* A bad file fails the whole computation with its location. */
 	unit_write_str(f->dir, "deny.list", "10.0.0.0/8\n010.0.0.1\n");
-	assert_int_equal(bundle_effective_ips(f->fd, &l, &err), -EINVAL);
+	assert_int_equal(bundle_effective_ips(f->fd, &l, NULL, &err), -EINVAL);
 	assert_msg_contains(&err, "deny.list:2: invalid address \"010.0.0.1\": leading zero");
 	assert_int_equal(l.n, 2);
 }

@@ -96,11 +96,16 @@ int bundle_write_file_mode(int dirfd, const char *name, const void *data, size_t
 int bundle_read_file(int dirfd, const char *name, size_t cap, char **out, size_t *len,
 		     struct shield_error *err);
 
-/* Effective domains: (profile ∪ live) − denied, in stable order. */
-int bundle_effective_domains(int dirfd, struct strlist *out, struct shield_error *err);
+/*
+ * Effective domains: (profile ∪ live) − denied, in stable order. denied (may
+ * be NULL) receives denied.domains as read, for callers that need it too.
+ */
+int bundle_effective_domains(int dirfd, struct strlist *out, struct strlist *denied,
+			     struct shield_error *err);
 
-/* Effective IPs: (profile ∪ live) − deny.list, in stable order. */
-int bundle_effective_ips(int dirfd, struct strlist *out, struct shield_error *err);
+/* Effective IPs: (profile ∪ live) − deny.list, in stable order; deny (may be NULL) as above. */
+int bundle_effective_ips(int dirfd, struct strlist *out, struct strlist *deny,
+			 struct shield_error *err);
 
 /*
  * Settings that are not lists. Stored as upstream.dns and dns.tier (shared
