@@ -470,18 +470,6 @@ int dnsmasq_launch_finish(struct dnsmasq_launch *l, pid_t *pid, struct shield_er
 	return 0;
 }
 
-int dnsmasq_start(const char *binary, int nsfd, int dirfd, const char *conf_path, pid_t *pid,
-		  struct shield_error *err)
-{
-	struct dnsmasq_launch *l = NULL;
-	int r = dnsmasq_launch_begin(binary, nsfd, dirfd, conf_path, &l, err);
-
-	if (r >= 0)
-		r = dnsmasq_launch_finish(l, pid, err);
-	dnsmasq_launch_free(l);
-	return r;
-}
-
 /* Stop pid if it is a dnsmasq with our --conf-file: 1 stopped, 0 not ours or gone. */
 static int stop_if_ours(pid_t pid, const char *conf_path)
 {

@@ -37,18 +37,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct dnsmasq_probe *, dnsmasq_probe_free)
 
 /*
  * Start dnsmasq in the network namespace nsfd with --conf-file=conf_path
- * (absolute). dnsmasq daemonizes and reports its start-up result through its
- * exit status; its error message, if any, ends up in err. The PID file
- * (DNSMASQ_PID_FILE in the bundle dirfd, removed first) must then name a
- * live dnsmasq with our --conf-file in that namespace. *pid gets its PID.
- */
-int dnsmasq_start(const char *binary, int nsfd, int dirfd, const char *conf_path, pid_t *pid,
-		  struct shield_error *err);
-
-/*
- * dnsmasq_start in two halves, so other work runs while dnsmasq starts:
- * begin removes the PID file and spawns it; finish waits for its verdict and
- * does the checks. A started dnsmasq outlives dnsmasq_launch_free (which
+ * (absolute), in two halves so other work runs meanwhile. begin removes the
+ * PID file (DNSMASQ_PID_FILE in the bundle dirfd) and spawns dnsmasq, which
+ * daemonizes; finish waits for its start-up verdict (its exit status; its
+ * error message, if any, ends up in err), then checks that the PID file
+ * names a live dnsmasq with our --conf-file in that namespace, and puts its
+ * PID in *pid. A started dnsmasq outlives dnsmasq_launch_free (which
  * only kills a first process still running); after begin, call finish and
  * then dnsmasq_stop to undo it.
  */
