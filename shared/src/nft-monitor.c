@@ -26,14 +26,15 @@
 
 /*
  * Index the attributes in buf by type (the last of each type wins; types
- * above max are skipped). Every attribute must lie within buf and nothing
+ * above max are skipped; tb NULL: only check the layout). Every attribute must lie within buf and nothing
  * but alignment padding may follow the last one.
  */
 static int attrs_index(const void *buf, size_t len, const struct nlattr **tb, uint16_t max)
 {
 	const uint8_t *p = buf;
 
-	memset(tb, 0, ((size_t)max + 1) * sizeof(*tb));
+	if (tb)
+		memset(tb, 0, ((size_t)max + 1) * sizeof(*tb));
 	while (len >= sizeof(struct nlattr)) {
 		const struct nlattr *a = (const struct nlattr *)p;
 		size_t step;
@@ -42,7 +43,7 @@ static int attrs_index(const void *buf, size_t len, const struct nlattr **tb, ui
 		if (a->nla_len < sizeof(*a) || a->nla_len > len)
 			return -EPROTO;
 		type = a->nla_type & NLA_TYPE_MASK;
-		if (type <= max)
+		if (tb && type <= max)
 			tb[type] = a;
 		step = MNL_ALIGN(a->nla_len);
 		if (step > len)
