@@ -204,7 +204,8 @@ typedef int (*nft_monitor_cb)(const struct nft_txn *txn, void *data);
  * completed by a NEWGEN; changes of a transaction whose NEWGEN has not
  * arrived yet stay buffered for the next call. Only datagrams from the
  * kernel are read. Returns 0, or NFT_MONITOR_LOST when the kernel dropped
- * notifications (recv ENOBUFS, or a datagram larger than the read buffer):
+ * notifications (recv ENOBUFS, a datagram larger than the read buffer, or
+ * a message that did not decode):
  * the transaction being gathered is dropped, transactions completed after
  * the loss (until the socket is drained with nothing half gathered) are
  * delivered with partial set, and the caller must resync with a full dump
