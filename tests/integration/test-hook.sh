@@ -299,10 +299,11 @@ NOPID=$(fake_dnsmasq nopid '[ "$1" = --version ] && echo "Dnsmasq version 2.90 n
 SHIELD_DNSMASQ=$NOPID hook createRuntime
 check "dnsmasq that writes no PID file is refused" hook_failed 'without writing dnsmasq.pid'
 HANGS=$(fake_dnsmasq hangs '[ "$1" = --version ] && { echo "Dnsmasq version 2.90 nftset"; exit 0; }
-exec sleep 60')
+exec sleep 60.'"$$")
 SHIELD_DNSMASQ=$HANGS hook createRuntime
 check "dnsmasq that never finishes starting is killed and refused" hook_failed 'did not finish within'
-check "... and its process is gone" bash -c '! pgrep -f "^sleep 60$" >/dev/null'
+# The sleep's argument carries this test's PID, so another test's sleep never matches.
+check "... and its process is gone" bash -c "! pgrep -f '^sleep 60\\.$$\$' >/dev/null"
 # A passed nftset check is remembered per binary (path, inode, size, times):
 # the same path holding another binary is checked again.
 SWAP=$(fake_dnsmasq swap 'exec /usr/sbin/dnsmasq "$@"')
