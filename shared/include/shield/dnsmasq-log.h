@@ -96,8 +96,10 @@ struct dnsmasq_log_rec {
 	enum dnsmasq_answer answer;  /* REPLY/CACHED/CONFIG */
 	struct addr_prefix addr;     /* ANSWER_ADDR, NFTSET: the address (host prefix) */
 	char answer_text[DNSMASQ_LOG_QTYPE_MAX]; /* ANSWER_OTHER: the answer word, cut to fit */
-	char set[DNSMASQ_LOG_SET_MAX];		 /* NFTSET: the set spec exactly as logged */
-	const char *set_name; /* NFTSET: points into set: its last '#' field ("allow_v4") */
+	/* NFTSET: the set spec as logged ("4 inet terok_shield allow_v4") */
+	char set[DNSMASQ_LOG_SET_MAX];
+	/* NFTSET: points into set: its last ' ' or '#' separated field ("allow_v4") */
+	const char *set_name;
 	/*
 	 * The message after "dnsmasq[PID]: " (or the whole line when there is
 	 * no such prefix): points into the caller's line, msg_len bytes, not
