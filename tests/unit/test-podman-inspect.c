@@ -126,6 +126,44 @@ static void test_refused(void **state)
 	refused("[{\"Id\":\"abc\",\"Id\":\"def\"}]", -EINVAL, "not valid JSON");
 }
 
+/* What podman 4.3 really printed here, running and stopped (kept in the fuzz corpus). */
+static void parse_capture(const char *name, struct podman_container *c)
+{
+	char path[PATH_MAX];
+	struct shield_error err = {0};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/podman-inspect/%s", SHIELD_SOURCE_DIR,
+		 name);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	assert_true(getdelim(&buf, &len, '\0', f) > 0);
+	fclose(f);
+	if (podman_inspect_parse(buf, strlen(buf), c, &err) != 0)
+		fail_msg("%s refused: %s", name, err.msg);
+	free(buf);
+}
+
+static void test_real_capture(void **state)
+{
+	struct podman_container c;
+
+	(void)state;
+	parse_capture("podman-4.3-running", &c);
+	assert_string_equal(c.id,
+			    "29128ceae73ea8e39fcbbe5762d01629fc363e312178a50eeb0ac96cbf7de3b4");
+	assert_string_equal(c.name, "web");
+	assert_true(c.running && c.pid == 3526 && c.shielded);
+	assert_string_equal(c.profiles, "p");
+	assert_string_equal(c.state_dir, "/tmp/shtest-3287-6oHjzV/state/containers/web");
+	podman_container_free(&c);
+	parse_capture("podman-4.3-stopped", &c);
+	assert_true(!c.running && c.pid == 0 && c.shielded);
+	podman_container_free(&c);
+}
+
 static void test_size_cap(void **state)
 {
 	size_t len = PODMAN_INSPECT_MAX + 1;
@@ -143,9 +181,8 @@ static void test_size_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_running),
-		cmocka_unit_test(test_stopped_and_plain),
-		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_running),	 cmocka_unit_test(test_stopped_and_plain),
+		cmocka_unit_test(test_refused),	 cmocka_unit_test(test_real_capture),
 		cmocka_unit_test(test_size_cap),
 	};
 
