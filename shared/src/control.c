@@ -416,6 +416,18 @@ static int restart_dnsmasq(const struct control_ctx *c,
 
 	if (asprintf(&conf, "%s/" DNSMASQ_CONF_FILE, c->state_dir) < 0)
 		return shield_error_set(err, -ENOMEM, "out of memory");
+	/* The entry as it is now, under the lock: another command may have restarted dnsmasq
+	 * since the caller read it. */
+	if (has_registry(c)) {
+		struct shield_error ignored = {0};
+		struct registry_entry now;
+		_cleanup_close_ int regfd = registry_open(c->runtime_dir, false, &ignored);
+
+		if (regfd >= 0 && registry_read(regfd, c->entry->id, &now, &ignored) >= 0) {
+			*c->entry = now;
+			known = now.dnsmasq_pid;
+		}
+	}
 	stopped = dnsmasq_stop(c->dirfd, conf, known, &old, err);
 	if (stopped < 0)
 		return shield_error_prefix(err, "stopping dnsmasq: ");

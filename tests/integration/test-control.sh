@@ -351,6 +351,18 @@ run_capture shield up web
 check "up on a tampered table repairs it" \
 	expect '[[ $RC == 0 && $OUT == *"kernel did not hold it"* ]] && mode_is "$WEB_NETNS" up'
 
+# The kernel step fails (someone deleted the table): the bundle keeps the
+# change, the command says so and exits 1; the next command repairs.
+in_ns "$WEB_NS" nft delete table inet terok_shield
+run_capture shield allow web "$PUB6_ALLOWED"
+check "kernel step failed: exit 1, the bundle holds the change, the message says what holds" \
+	expect '[[ $RC == 1 && -z $OUT && $ERR == "shield: allow: web: the bundle holds the change (live.allowed), but applying it to the running container failed: "*"; it takes effect at the next start, or run the command again" ]] && has_line "$WEB/live.allowed" "$PUB6_ALLOWED"'
+check "kernel step failed: audited as such" \
+	expect '[[ $(jq -rs --arg d "$PUB6_ALLOWED" '\''[.[] | select(.dest == $d)] | last | .detail'\'' "$WEB/audit.jsonl") == *"the kernel update failed"* ]]'
+run_capture shield up web
+check "the next mode command puts the table back, with the change" \
+	expect '[[ $RC == 0 ]] && mode_is "$WEB_NETNS" up && files_kernel_agree "$WEB" "$WEB_NS"'
+
 # ---------------------------------------------------------- two namespaces
 
 check "db: none of web's changes reached its bundle or its table" \
