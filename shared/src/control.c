@@ -348,7 +348,7 @@ static int sync_ip_sets(struct nft_sock *sock, const struct nft_ruleset *want, b
 			r = nft_elems_update(sock, s.ops, s.n, err);
 		}
 		sync_ops_free(&s);
-		if (r != -ENOENT)
+		if (r != -ENOENT || attempt + 1 == SYNC_ATTEMPTS)
 			break;
 		shield_error_clear(err);
 	}
