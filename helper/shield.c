@@ -23,6 +23,12 @@ static const struct {
 	{"detach", cmd_detach, "stop shielding a namespace attached with 'attach'"},
 	{"setup", cmd_setup, "install the OCI hook descriptors for podman"},
 	{"check", cmd_check, "report whether this host can run shielded containers"},
+	{"allow", cmd_allow, "allow a domain or IP/CIDR for a container, now and after restarts"},
+	{"deny", cmd_deny, "deny a domain or IP/CIDR for a container, now and after restarts"},
+	{"up", cmd_up, "firewall in mode up: only the allowlist passes"},
+	{"down", cmd_down,
+	 "firewall in mode down: all but the deny list (and private ranges) passes"},
+	{"block", cmd_block, "firewall in mode block: nothing passes, DNS included"},
 };
 
 static void usage(FILE *out)
