@@ -23,6 +23,9 @@ static const struct {
 	{"detach", cmd_detach, "stop shielding a namespace attached with 'attach'"},
 	{"setup", cmd_setup, "install the OCI hook descriptors for podman"},
 	{"check", cmd_check, "report whether this host can run shielded containers"},
+	{"status", cmd_status, "the mode and health of shielded containers"},
+	{"logs", cmd_logs, "audit entries of shielded containers, in time order"},
+	{"profiles", cmd_profiles, "list the allowlist profiles, or show one"},
 };
 
 static void usage(FILE *out)
