@@ -193,8 +193,7 @@ out:
 	return r;
 }
 
-/* The registry location the last start recorded in the bundle (absolute), if any. */
-static bool recorded_runtime_dir(int dirfd, char out[PATH_MAX])
+bool launch_recorded_runtime_dir(int dirfd, char out[PATH_MAX])
 {
 	_cleanup_free_ char *text = NULL;
 	struct shield_error ignored = {0};
@@ -227,7 +226,7 @@ int launch_stop(const struct launch_target *t, struct launch_report *rep, struct
 	if (r < 0)
 		return r;
 	/* The registry is where the start put it, whatever this process's environment says. */
-	rt = recorded_runtime_dir(t->dirfd, recorded) ? recorded : t->runtime_dir;
+	rt = launch_recorded_runtime_dir(t->dirfd, recorded) ? recorded : t->runtime_dir;
 	if (!rt)
 		return shield_error_set(
 			err, -EINVAL, "no registry location: the bundle records none and %s",

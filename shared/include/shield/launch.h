@@ -5,6 +5,8 @@
  * one code path for both.
  */
 #pragma once
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -53,6 +55,9 @@ int launch_start(const struct launch_target *t, struct launch_report *rep,
  * know $XDG_RUNTIME_DIR.
  */
 int launch_stop(const struct launch_target *t, struct launch_report *rep, struct shield_error *err);
+
+/* The registry location the last start recorded in the bundle (absolute), if any. */
+bool launch_recorded_runtime_dir(int dirfd, char out[PATH_MAX]);
 
 /* Record a failed stage in the bundle's hook-error.log (O_NOFOLLOW, 0600) and audit log. */
 void launch_record_error(int dirfd, const char *name, const char *stage, const char *message);
