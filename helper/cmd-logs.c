@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli-target.h"
 #include "cli.h"
 #include "shield/audit-log.h"
 #include "shield/audit.h"
@@ -74,6 +75,7 @@ static void logs_usage(FILE *out)
 		"  -n, --lines N      the last N entries (default %d; 'all' for every one)\n"
 		"  -f, --follow       then print new entries as they are appended, until\n"
 		"                     interrupted\n"
+		"  NAME|ID            only this container (podman's, or attached)\n"
 		"  --state-dir DIR    only the bundle DIR\n"
 		"  --json             one JSON object per line\n"
 		"  -h, --help         show this help\n",
@@ -503,6 +505,21 @@ static int follow_events(struct logs *L, struct shield_error *err)
 	return r;
 }
 
+/* Watch for bundles that appear later: STATE_ROOT/containers and the registry. */
+static void watch_new_bundles(struct logs *L)
+{
+	_cleanup_free_ char *regdir = NULL;
+
+	if (L->state_containers)
+		L->wd_state = inotify_add_watch(L->inotify, L->state_containers,
+						IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+	if (L->have_registry && asprintf(&regdir, "%s/containers", L->registry_dir) >= 0)
+		L->wd_registry = inotify_add_watch(
+			L->inotify, regdir, IN_MOVED_TO | IN_CREATE | IN_ONLYDIR | IN_DONT_FOLLOW);
+	else
+		regdir = NULL;
+}
+
 static int follow(struct logs *L, struct shield_error *err)
 {
 	sigset_t mask;
@@ -559,24 +576,24 @@ static int parse_lines(const char *s, size_t *out)
 
 int cmd_logs(struct cli *cli, int argc, char **argv)
 {
-	enum { OPT_STATE_DIR = 256, OPT_JSON };
 	static const struct option opts[] = {
+		CLI_TARGET_OPTIONS,
 		{"lines", required_argument, NULL, 'n'},
 		{"follow", no_argument, NULL, 'f'},
-		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
-		{"json", no_argument, NULL, OPT_JSON},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	struct logs L = {.cli = cli, .lines = LOGS_DEFAULT_LINES, .inotify = -1};
+	struct cli_target_opts o = {0};
 	struct shield_error err = {0};
 	struct audit_log log = {0};
-	const char *state_dir = NULL, *name = NULL;
-	_cleanup_free_ char *path = NULL;
 	sigset_t mask;
 	int c, r = 0;
 
+	L.wd_state = L.wd_registry = -1;
 	while ((c = getopt_long(argc, argv, "n:fh", opts, NULL)) != -1) {
+		if (cli_target_option(&o, c))
+			continue;
 		switch (c) {
 		case 'n':
 			if (parse_lines(optarg, &L.lines) < 0) {
@@ -589,12 +606,6 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
 		case 'f':
 			L.follow = true;
 			break;
-		case OPT_STATE_DIR:
-			state_dir = optarg;
-			break;
-		case OPT_JSON:
-			L.json = true;
-			break;
 		case 'h':
 			logs_usage(stdout);
 			return 0;
@@ -602,13 +613,20 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
 			return cli_bad_option(cli, argv);
 		}
 	}
-	if (optind < argc)
-		name = argv[optind++];
-	if (optind < argc)
-		return cli_usage_error(cli, "too many arguments");
-	if (name && state_dir)
-		return cli_usage_error(cli, "give either --state-dir or a NAME, not both");
+	r = cli_target_finish(cli, argc, argv, &o, 0, 0, CLI_TARGET_NAME_OPTIONAL);
+	if (r >= 0)
+		return r;
+	L.json = o.json;
+	if (o.name || o.state_dir) {
+		struct cli_target t = CLI_TARGET_INIT;
 
+		r = cli_target_resolve(cli, &o, 0, &t, &err);
+		if (r >= 0)
+			r = add_source(&L, t.state_dir, true, &err);
+		cli_target_free(&t);
+		if (r < 0)
+			return cli_fail(cli, &err);
+	}
 	if (L.follow) {
 		/* Before anything is read: an entry appended meanwhile wakes us. */
 		sigemptyset(&mask);
@@ -616,37 +634,18 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
 		sigaddset(&mask, SIGTERM);
 		sigprocmask(SIG_BLOCK, &mask, NULL);
 		L.inotify = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-		L.wd_state = L.wd_registry = -1;
 		if (L.inotify < 0) {
+			logs_free(&L);
 			shield_error_set(&err, negative_errno(), "inotify: %s", strerror(errno));
 			return cli_fail(cli, &err);
 		}
 	}
-	if (state_dir || name) {
-		if (name && cli_check_name(name, &err) < 0)
-			return cli_fail(cli, &err);
-		path = cli_bundle_path(cli, state_dir, name);
-		if (!path)
-			r = shield_error_set(&err, -ENOMEM, "out of memory");
-		if (r >= 0)
-			r = add_source(&L, path, true, &err);
-	} else {
+	if (!(o.name || o.state_dir)) {
 		r = add_registry_sources(&L, &err);
 		if (r >= 0)
 			r = add_state_root_sources(&L, &err);
-		if (r >= 0 && L.follow) {
-			L.wd_state = inotify_add_watch(L.inotify, L.state_containers,
-						       IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
-			if (L.have_registry) {
-				_cleanup_free_ char *regdir = NULL;
-
-				if (asprintf(&regdir, "%s/containers", L.registry_dir) >= 0)
-					L.wd_registry = inotify_add_watch(L.inotify, regdir,
-									  IN_MOVED_TO | IN_CREATE |
-										  IN_ONLYDIR |
-										  IN_DONT_FOLLOW);
-			}
-		}
+		if (r >= 0 && L.follow)
+			watch_new_bundles(&L);
 	}
 	for (size_t i = 0; r >= 0 && i < L.n; i++) {
 		source_watch(&L, &L.src[i]);
