@@ -169,6 +169,39 @@ static void hook_errors(int dirfd, struct row *r)
 	r->last_error[o] = '\0';
 }
 
+/*
+ * The DNS policy the bundle's dnsmasq.conf (what dnsmasq was last started
+ * with) sets: strict has "address=/#/" before any server line, open a
+ * plain "server=UPSTREAM". Both come right after the fixed header, so the
+ * first 16 KiB decide. -ENOENT when there is no dnsmasq.conf, -EINVAL when
+ * it says neither.
+ */
+static int running_policy(int dirfd, enum dns_policy *out)
+{
+	_cleanup_close_ int fd =
+		openat(dirfd, DNSMASQ_CONF_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	char buf[16 * 1024 + 1];
+	ssize_t n;
+
+	if (fd < 0)
+		return negative_errno();
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return negative_errno();
+	buf[n] = '\0';
+	for (char *line = buf, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+		if (strncmp(line, "address=/#/\n", 12) == 0) {
+			*out = DNS_POLICY_STRICT;
+			return 0;
+		}
+		if (strncmp(line, "server=", 7) == 0) {
+			*out = line[7] == '/' ? DNS_POLICY_STRICT : DNS_POLICY_OPEN;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 /* A shared lock on the bundle, so a change in progress (allow, up, ...) is not seen half-done. */
 static int lock_shared(int dirfd)
 {
@@ -254,11 +287,13 @@ static void gather(struct row *r, int dirfd, int nsfd)
 		} else {
 			r->f.bundle_ok = true;
 			r->f.bundle_mode = b.config.mode;
-			/* dnsmasq.conf forwards everything in down and down_all, whatever the policy. */
-			r->policy = b.config.mode == SHIELD_MODE_DOWN ||
-						    b.config.mode == SHIELD_MODE_DOWN_ALL
-					    ? DNS_POLICY_OPEN
-					    : b.config.dns_policy;
+			/* What dnsmasq runs with; before any start, what the mode will give:
+			 * down and down_all forward everything, whatever the bundle's policy. */
+			if (running_policy(dirfd, &r->policy) < 0)
+				r->policy = b.config.mode == SHIELD_MODE_DOWN ||
+							    b.config.mode == SHIELD_MODE_DOWN_ALL
+						    ? DNS_POLICY_OPEN
+						    : b.config.dns_policy;
 			r->n_domains = domains.n;
 			r->n_ips = b.n_allow;
 		}
