@@ -561,6 +561,85 @@ int nft_elems_delete(struct nft_sock *s, enum nft_set_id set, const struct addr_
 	return r;
 }
 
+/* Keep the ranges the set holds exactly (a delete of an absent element fails the transaction). */
+static int keep_present(struct nft_sock *s, enum nft_set_id set, struct nft_elem *ranges, size_t n,
+			size_t *kept, struct shield_error *err)
+{
+	struct nft_set current = {0};
+	int r = nft_elems_list(s, set, &current, err);
+
+	*kept = 0;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = ranges[i].family == AF_INET ? 4 : 16;
+
+		for (size_t j = 0; j < current.n_elems; j++) {
+			if (memcmp(current.elems[j].first, ranges[i].first, len) == 0 &&
+			    memcmp(current.elems[j].last, ranges[i].last, len) == 0) {
+				ranges[(*kept)++] = ranges[i];
+				break;
+			}
+		}
+	}
+	free(current.elems);
+	return 0;
+}
+
+int nft_elems_update(struct nft_sock *s, const struct nft_elems_op *ops, size_t n_ops,
+		     struct shield_error *err)
+{
+	struct nft_elem *ranges[NFT_ELEMS_OPS_MAX] = {0};
+	size_t counts[NFT_ELEMS_OPS_MAX] = {0};
+	struct batch b = {0};
+	bool any = false;
+	int r = 0;
+
+	if (n_ops > NFT_ELEMS_OPS_MAX)
+		return shield_error_set(err, -E2BIG, "more than %d element operations",
+					NFT_ELEMS_OPS_MAX);
+	for (size_t i = 0; i < n_ops && r >= 0; i++) {
+		if (!ops[i].n)
+			continue;
+		ranges[i] = calloc(ops[i].n, sizeof(*ranges[i]));
+		if (!ranges[i]) {
+			r = shield_error_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		for (size_t j = 0; j < ops[i].n; j++) {
+			if (ops[i].elems[j].family != nft_set_family(ops[i].set))
+				r = shield_error_set(err, -EINVAL,
+						     "an element of the wrong family "
+						     "for set %s",
+						     nft_set_name(ops[i].set));
+			ranges[i][j] = ops[i].elems[j];
+		}
+		counts[i] = ops[i].n;
+		if (r >= 0 && !ops[i].add)
+			r = keep_present(s, ops[i].set, ranges[i], ops[i].n, &counts[i], err);
+		any = any || counts[i];
+	}
+	if (r >= 0 && any) {
+		batch_begin(s, &b);
+		for (size_t i = 0; i < n_ops; i++) {
+			if (!counts[i])
+				continue;
+			add_elems_msgs(s, &b, ops[i].add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+				       ops[i].set, ranges[i], counts[i],
+				       !ops[i].add || ops[i].timeout_ms == NFT_TIMEOUT_SET_DEFAULT
+					       ? UINT64_MAX
+					       : ops[i].timeout_ms,
+				       0);
+		}
+		batch_end(s, &b);
+		r = batch_send(s, &b, "updating elements", err);
+		batch_free(&b);
+	}
+	for (size_t i = 0; i < n_ops; i++)
+		free(ranges[i]);
+	return r;
+}
+
 /* ---- dumps ------------------------------------------------------------ */
 
 /* Send one request and run cb over every answer until NLMSG_DONE or the ACK. */

@@ -63,6 +63,25 @@ int nft_elems_add(struct nft_sock *s, enum nft_set_id set, const struct addr_pre
 int nft_elems_delete(struct nft_sock *s, enum nft_set_id set, const struct addr_prefix *elems,
 		     size_t n, struct shield_error *err);
 
+/* One step of nft_elems_update. */
+struct nft_elems_op {
+	enum nft_set_id set;
+	bool add;		      /* add, else delete (elements the set lacks are skipped) */
+	const struct nft_elem *elems; /* ranges of the set's family (nft_elem_from_prefix) */
+	size_t n;
+	uint64_t timeout_ms; /* add: as for nft_elems_add */
+};
+
+#define NFT_ELEMS_OPS_MAX 8
+
+/*
+ * Several element adds and deletes, in order, in ONE transaction (at most
+ * NFT_ELEMS_OPS_MAX): a learnt element replaced by a static one (delete,
+ * add), an address moved from an allow set to a deny set, and so on.
+ */
+int nft_elems_update(struct nft_sock *s, const struct nft_elems_op *ops, size_t n_ops,
+		     struct shield_error *err);
+
 /* Dump one set's elements (with timers) into out. */
 int nft_elems_list(struct nft_sock *s, enum nft_set_id set, struct nft_set *out,
 		   struct shield_error *err);
