@@ -157,6 +157,16 @@ if "$SHIELD_BIN" down --help >/dev/null 2>&1; then
 	run_capture shield status alpha
 	check "after 'shield up' status says up again" out_is 0 up
 fi
+if "$SHIELD_BIN" allow --help >/dev/null 2>&1; then
+	shield allow beta 198.18.1.20 >/dev/null || die "allow beta"
+	shield deny beta "$DNS_NAME_ALLOWED" >/dev/null || die "deny beta"
+	run_capture shield status
+	check "after allow/deny the counts are the effective lists" \
+		grep -Eq '^beta +beta +up +strict +0 +4 +alive ' <<<"$OUT"
+	run_capture shield status beta
+	check "and the kernel still holds exactly the bundle's ruleset" out_is 0 up
+	B_PID=$(cat "$B/dnsmasq.pid")
+fi
 run_capture shield apply --netns "$(netns_path "$A_NS")" --state-dir "$A" --mode down-all
 check "apply --mode down-all" out_is 0 "applied mode down_all *"
 run_capture shield status alpha
@@ -192,6 +202,7 @@ run_capture shield rules beta
 check "rules of a tampered table: mode error" bash -c '[[ $(head -1 <<<"$1") == "mode: error" ]]' _ "$OUT"
 shield apply --netns "$(netns_path "$B_NS")" --state-dir "$B" >/dev/null
 
+A_PID=$(cat "$A/dnsmasq.pid") # up/down restart dnsmasq
 kill "$A_PID"
 wait_until 5 bash -c '! grep -q dnsmasq "/proc/$1/comm" 2>/dev/null || grep -q "^State:.Z" "/proc/$1/status"' _ "$A_PID" || true
 run_capture shield status alpha
