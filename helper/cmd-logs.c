@@ -360,14 +360,31 @@ static const char *entry_container(const struct logs *L, const struct audit_entr
 	return e->container && *e->container ? e->container : L->src[e->source].label;
 }
 
+/* A JSON string of s; bytes of an invalid UTF-8 path or name become '?' rather than fail. */
+static json_t *json_str_lossy(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy;
+
+	if (j || !(copy = strdup(s)))
+		return j;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 static int print_entries(struct logs *L, const struct audit_log *log)
 {
 	for (size_t i = 0; i < log->n; i++) {
 		const struct audit_entry *e = &log->v[i];
 
 		if (L->json) {
-			json_t *o = json_pack("{s:s, s:s, s:s}", "ts", e->ts, "container",
-					      entry_container(L, e), "action", e->action);
+			json_t *o = json_pack("{s:s, s:o, s:s}", "ts", e->ts, "container",
+					      json_str_lossy(entry_container(L, e)), "action",
+					      e->action);
 
 			if (o && e->dest)
 				json_object_set_new(o, "dest", json_string(e->dest));
@@ -375,7 +392,7 @@ static int print_entries(struct logs *L, const struct audit_log *log)
 				json_object_set_new(o, "detail", json_string(e->detail));
 			if (o)
 				json_object_set_new(o, "state_dir",
-						    json_string(L->src[e->source].state_dir));
+						    json_str_lossy(L->src[e->source].state_dir));
 			if (cli_print_json(o, JSON_COMPACT) < 0)
 				return -ENOMEM;
 			continue;
@@ -461,6 +478,16 @@ static int follow_events(struct logs *L, struct shield_error *err)
 			p += sizeof(*ev) + ev->len;
 			if (ev->mask & IN_Q_OVERFLOW) {
 				overflow = true;
+				continue;
+			}
+			if (ev->mask & IN_IGNORED) {
+				/* The watched file or directory is gone: forget the watch. */
+				for (size_t i = 0; i < L->n; i++) {
+					if (L->src[i].wd_dir == ev->wd)
+						L->src[i].wd_dir = -1;
+					if (L->src[i].wd_file == ev->wd)
+						L->src[i].wd_file = -1;
+				}
 				continue;
 			}
 			if (ev->wd == L->wd_state && ev->len && (ev->mask & IN_ISDIR)) {

@@ -17,6 +17,7 @@
 #include "cli-target.h"
 #include "cmd-podman.h"
 #include "shield/audit-log.h"
+#include "shield/control.h"
 #include "shield/dnsmasq-proc.h"
 #include "shield/netns.h"
 #include "shield/nft-netlink.h"
@@ -25,7 +26,7 @@
 #include "shield/status.h"
 
 #define HOOK_ERROR_LOG	 "hook-error.log"
-#define BUNDLE_LOCK_FILE "shield.lock"	   /* control.h: allow/deny/up/down/block hold it */
+#define BUNDLE_LOCK_FILE CONTROL_LOCK_FILE /* allow/deny/up/down/block hold it */
 #define TAIL_MAX	 (4 * 1024 * 1024) /* bytes read from the end of audit.jsonl */
 #define HOOK_ERROR_MAX	 (256 * 1024)	   /* ... and of hook-error.log */
 #define PODMAN_LIST_MS	 30000
