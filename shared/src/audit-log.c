@@ -154,9 +154,10 @@ int audit_entry_parse(const char *line, size_t len, struct audit_entry *e, struc
 	ts = json_object_get(o, "ts");
 	action = json_object_get(o, "action");
 	if (!json_is_string(ts) || !json_is_string(action)) {
+		const char *missing = json_is_string(ts) ? "action" : "ts";
+
 		json_decref(o);
-		return shield_error_set(err, -EINVAL, "no string \"%s\"",
-					json_is_string(ts) ? "action" : "ts");
+		return shield_error_set(err, -EINVAL, "no string \"%s\"", missing);
 	}
 	if (audit_ts_parse(json_string_value(ts), json_string_length(ts), &n.ts_ns) < 0) {
 		json_decref(o);
