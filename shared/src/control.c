@@ -14,6 +14,7 @@
 #include "shield/bundle.h"
 #include "shield/control.h"
 #include "shield/dnsmasq-config.h"
+#include "shield/dnsmasq-log.h"
 #include "shield/dnsmasq-proc.h"
 #include "shield/nft-netlink.h"
 
@@ -591,7 +592,7 @@ static int kernel_domain(const struct control_ctx *c, enum control_action a, con
 		if (r >= 0)
 			r = bundle_effective_domains(c->dirfd, &effective, &denied, err);
 		if (r >= 0)
-			r = control_read_answers(c->dirfd, &answers, &n_answers, err);
+			r = control_read_answers(c->dirfd, domain, &answers, &n_answers, err);
 		if (r >= 0 &&
 		    control_stale_addresses(domain, answers, n_answers, &effective, &denied,
 					    b.allow, b.n_allow, &stale, &n_stale) < 0)
@@ -828,12 +829,161 @@ out:
 
 /* -------------------------------------------------------------- log answers */
 
-int control_read_answers(int dirfd, struct control_answer **out, size_t *n_out,
+#define DNSMASQ_LOG_FILE "dnsmasq.log"
+
+struct answer_scan {
+	const char *domain; /* pass 1: answers for names within it */
+	struct control_answer
+		*v; /* pass 1: its answers; pass 2: every answer for those addresses */
+	size_t n, cap;
+	const struct control_answer *cand; /* pass 2: the candidate addresses */
+	size_t n_cand;
+	bool first_line_partial; /* the scan starts mid-file: its first line is cut */
+};
+
+static bool addr_listed(const struct control_answer *v, size_t n, const struct addr_prefix *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (addr_equal(&v[i].addr, a))
+			return true;
+	return false;
+}
+
+static bool answer_listed(const struct control_answer *v, size_t n, const struct control_answer *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (addr_equal(&v[i].addr, &a->addr) && strcmp(v[i].name, a->name) == 0)
+			return true;
+	return false;
+}
+
+static int scan_line(const struct dnsmasq_log_line *line, void *ctx)
+{
+	struct answer_scan *x = ctx;
+	struct dnsmasq_log_rec rec;
+	struct control_answer a = {0};
+	int set;
+
+	if (x->first_line_partial) {
+		x->first_line_partial = false;
+		return 0;
+	}
+	if (line->too_long || dnsmasq_log_parse_line(line->data, line->len, &rec) < 0 ||
+	    rec.kind != DNSMASQ_LOG_NFTSET)
+		return 0;
+	set = dnsmasq_log_rec_set(&rec);
+	if ((set != NFT_SET_ALLOW_V4 && set != NFT_SET_ALLOW_V6) || !addr_is_host(&rec.addr))
+		return 0;
+	/* dnsmasq matched the name against our own domain list: it is one, or we skip it. */
+	if (domain_normalize(rec.name, strlen(rec.name), a.name, NULL) < 0)
+		return 0;
+	a.addr = rec.addr;
+	if (x->domain ? !domain_is_within(a.name, x->domain)
+		      : !addr_listed(x->cand, x->n_cand, &a.addr))
+		return 0;
+	if (x->domain ? addr_listed(x->v, x->n, &a.addr) : answer_listed(x->v, x->n, &a))
+		return 0;
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 32;
+		struct control_answer *v;
+
+		if (cap > CONTROL_ANSWERS_MAX)
+			return -E2BIG;
+		v = realloc(x->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		x->v = v;
+		x->cap = cap;
+	}
+	x->v[x->n++] = a;
+	return 0;
+}
+
+/* One pass over the last CONTROL_LOG_MAX bytes of dnsmasq.log. */
+static int scan_log(int dirfd, struct answer_scan *x, struct shield_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	struct dnsmasq_log_split *split = NULL;
+	struct stat st;
+	off_t start = 0;
+	int r = 0;
+
+	fd = openat(dirfd, DNSMASQ_LOG_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 0; /* no query was logged yet */
+	if (fd < 0)
+		return shield_error_set(err, negative_errno(), "%s: %s", DNSMASQ_LOG_FILE,
+					errno == ELOOP ? "is a symlink (refused)"
+						       : strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return shield_error_set(err, negative_errno(), "%s: %s", DNSMASQ_LOG_FILE,
+					strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return shield_error_set(err, -EINVAL, "%s: not a regular file", DNSMASQ_LOG_FILE);
+	if (st.st_size > (off_t)CONTROL_LOG_MAX)
+		start = st.st_size - (off_t)CONTROL_LOG_MAX;
+	if (start && lseek(fd, start, SEEK_SET) < 0)
+		return shield_error_set(err, negative_errno(), "%s: %s", DNSMASQ_LOG_FILE,
+					strerror(errno));
+	x->first_line_partial = start > 0;
+	buf = malloc(65536);
+	split = malloc(sizeof(*split));
+	if (!buf || !split) {
+		free(split);
+		return shield_error_set(err, -ENOMEM, "out of memory");
+	}
+	dnsmasq_log_split_init(split, (uint64_t)start);
+	for (uint64_t total = 0; total < CONTROL_LOG_MAX;) {
+		ssize_t n = read(fd, buf, 65536);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = shield_error_set(err, negative_errno(), "%s: %s", DNSMASQ_LOG_FILE,
+					     strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		r = dnsmasq_log_split_feed(split, buf, (size_t)n, scan_line, x);
+		if (r == -E2BIG)
+			r = shield_error_set(err, r,
+					     "%s: more than %d answers for the addresses of the "
+					     "denied domain",
+					     DNSMASQ_LOG_FILE, CONTROL_ANSWERS_MAX);
+		else if (r < 0)
+			r = shield_error_set(err, r, "%s: %s", DNSMASQ_LOG_FILE,
+					     shield_strerror(r));
+		if (r < 0)
+			break;
+	}
+	free(split);
+	return r;
+}
+
+int control_read_answers(int dirfd, const char *domain, struct control_answer **out, size_t *n_out,
 			 struct shield_error *err)
 {
-	(void)dirfd;
-	(void)err;
+	struct answer_scan one = {.domain = domain}, two = {0};
+	int r;
+
 	*out = NULL;
 	*n_out = 0;
+	/* Pass 1: the addresses answered for the domain; pass 2: every name that got them. */
+	r = scan_log(dirfd, &one, err);
+	if (r >= 0 && one.n) {
+		two.cand = one.v;
+		two.n_cand = one.n;
+		r = scan_log(dirfd, &two, err);
+	}
+	free(one.v);
+	if (r < 0) {
+		free(two.v);
+		return r;
+	}
+	*out = two.v;
+	*n_out = two.n;
 	return 0;
 }

@@ -23,6 +23,8 @@
 #define CONTROL_LOCK_FILE "shield.lock"
 /* dnsmasq.log bytes read to find a denied domain's answers (the newest are kept). */
 #define CONTROL_LOG_MAX (64u * 1024 * 1024)
+/* Answers kept from it for one denied domain. */
+#define CONTROL_ANSWERS_MAX 65536
 
 /*
  * Take the bundle lock: open (create 0600, O_NOFOLLOW, regular file only)
@@ -98,11 +100,14 @@ int control_stale_addresses(const char *denied_domain, const struct control_answ
 			    size_t n_statics, struct addr_prefix **out, size_t *n_out);
 
 /*
- * Read the "nftset add" lines of the bundle's dnsmasq.log (at most the last
- * CONTROL_LOG_MAX bytes) into *out (malloc'd), *n_out entries. A missing
- * log is no answers. 0 or -errno.
+ * The "nftset add" answers of the bundle's dnsmasq.log (its last
+ * CONTROL_LOG_MAX bytes) that control_stale_addresses needs for domain:
+ * those for names within it, and every other answer that gave one of their
+ * addresses (two passes; memory grows with those, not with the log). A
+ * missing log is no answers. *out is malloc'd. 0 or -errno (-E2BIG past
+ * CONTROL_ANSWERS_MAX answers).
  */
-int control_read_answers(int dirfd, struct control_answer **out, size_t *n_out,
+int control_read_answers(int dirfd, const char *domain, struct control_answer **out, size_t *n_out,
 			 struct shield_error *err);
 
 /* The container a change applies to. */
