@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-target.h"
 #include "cli.h"
 #include "shield/netns.h"
 #include "shield/nft-netlink.h"
@@ -23,7 +24,7 @@ static void ruleset_usage(const char *command, FILE *out)
 			     "\n"
 			     "Print the ruleset a bundle makes, in nft syntax, exactly as\n"
 			     "'nft list table inet terok_shield' prints it once applied.\n");
-	else if (strcmp(command, "apply") == 0)
+	else
 		fprintf(out,
 			"Usage: shield apply --netns PATH (--state-dir DIR | NAME) [--mode MODE]\n"
 			"\n"
@@ -31,20 +32,11 @@ static void ruleset_usage(const char *command, FILE *out)
 			"/run/netns/NAME or /proc/PID/ns/net) in one transaction, replacing any\n"
 			"previous shield table, then dump it back and verify it. --mode also\n"
 			"records the mode in the bundle.\n");
-	else
-		fprintf(out,
-			"Usage: shield rules --netns PATH\n"
-			"\n"
-			"Print the mode the kernel's shield table is in (up, down, down_all,\n"
-			"block, inactive or error) and the table itself, read over netlink.\n");
 	fprintf(out, "\nOptions:\n");
 	if (strcmp(command, "preview") != 0)
 		fprintf(out, "  --netns PATH       network namespace file\n");
-	if (strcmp(command, "rules") != 0)
-		fprintf(out,
-			"  --state-dir DIR    state bundle directory (or give the container NAME)\n"
-			"  --mode MODE        up, down, down-all or block (default: the "
-			"bundle's)\n");
+	fprintf(out, "  --state-dir DIR    state bundle directory (or give the container NAME)\n"
+		     "  --mode MODE        up, down, down-all or block (default: the bundle's)\n");
 	fprintf(out, "  -h, --help         show this help\n");
 }
 
@@ -59,7 +51,6 @@ static int parse_opts(struct cli *cli, int argc, char **argv, struct ruleset_opt
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	bool rules = strcmp(cli->command, "rules") == 0;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -84,13 +75,6 @@ static int parse_opts(struct cli *cli, int argc, char **argv, struct ruleset_opt
 		o->name = argv[optind++];
 	if (optind < argc)
 		return cli_usage_error(cli, "too many arguments");
-	if (rules) {
-		if (o->state_dir || o->mode || o->name)
-			return cli_usage_error(cli, "takes only --netns");
-		if (!o->netns)
-			return cli_usage_error(cli, "--netns is required");
-		return -1;
-	}
 	if (!o->state_dir && !o->name)
 		return cli_usage_error(cli, "give --state-dir DIR or a container NAME");
 	if (o->state_dir && o->name)
@@ -208,36 +192,137 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-int cmd_rules(struct cli *cli, int argc, char **argv)
+/* What the kernel holds in the namespace nsfd, dumped from a thread inside it. */
+static int dump_in_netns(void *arg, struct shield_error *err)
 {
-	struct ruleset_opts o = {0};
-	struct shield_error err = {0};
-	struct nft_ruleset actual = {0};
-	_cleanup_close_ int nsfd = -1;
-	_cleanup_(nft_sock_closep) struct nft_sock *sock = NULL;
-	_cleanup_free_ char *text = NULL;
-	int r = parse_opts(cli, argc, argv, &o);
+	_cleanup_(nft_sock_closep) struct nft_sock *s = NULL;
+	int r = nft_sock_open(&s, err);
 
 	if (r >= 0)
-		return r;
-	nsfd = netns_open(o.netns, &err);
-	r = nsfd;
-	if (r >= 0)
-		r = nft_sock_open_in(nsfd, &sock, &err);
-	if (r >= 0)
-		r = nft_dump_ruleset(sock, &actual, &err);
-	if (r >= 0) {
+		r = nft_dump_ruleset(s, arg, err);
+	return r;
+}
+
+static void rules_usage(FILE *out)
+{
+	fprintf(out, "Usage: shield rules NAME | --state-dir DIR [--netns PATH] | --netns PATH "
+		     "[--json]\n"
+		     "\n"
+		     "Print the mode the kernel's shield table is in (up, down, down_all,\n"
+		     "block, inactive or error) and the table itself, read over netlink from\n"
+		     "the container's network namespace. \"error\" means the table matches no\n"
+		     "mode (tampered). --netns PATH alone reads any namespace.\n"
+		     "\n"
+		     "Options:\n" CLI_TARGET_HELP "  --json             print JSON\n"
+		     "  -h, --help         show this help\n");
+}
+
+static json_t *rules_json(const struct cli_target *t, const char *netns,
+			  const struct nft_ruleset *rs, const char *text, bool bundle_mode_known,
+			  enum shield_mode bundle_mode)
+{
+	json_t *sets = json_object(), *o;
+
+	for (int i = 0; sets && i < NFT_SET_COUNT; i++)
+		if (rs->sets[i].present &&
+		    json_object_set_new(sets, nft_set_name(i),
+					json_integer((json_int_t)rs->sets[i].n_elems)) < 0) {
+			json_decref(sets);
+			sets = NULL;
+		}
+	o = json_pack("{s:s?, s:s?, s:s?, s:b, s:s, s:o, s:b, s:o*, s:s?}", "container",
+		      t ? t->name : NULL, "id", t ? t->id : NULL, "state_dir",
+		      t ? t->state_dir : NULL, "running", netns != NULL, "mode",
+		      shield_mode_name(netns ? nft_ruleset_detect_mode(rs) : SHIELD_MODE_INACTIVE),
+		      "bundle_mode",
+		      bundle_mode_known ? json_string(shield_mode_name(bundle_mode)) : json_null(),
+		      "table_present", rs->table_present, "sets", sets, "table",
+		      rs->table_present ? text : NULL);
+	if (o && json_object_set_new(o, "netns", netns ? json_string(netns) : json_null()) < 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
+int cmd_rules(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_TARGET_OPTIONS,
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct cli_target_opts o = {0};
+	struct cli_target t = CLI_TARGET_INIT;
+	struct shield_error err = {0};
+	struct nft_ruleset actual = {0};
+	struct bundle_config config;
+	_cleanup_close_ int nsfd = -1;
+	_cleanup_free_ char *text = NULL;
+	const char *netns = NULL;
+	bool legacy, have_config = false;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (cli_target_option(&o, c))
+			continue;
+		if (c == 'h') {
+			rules_usage(stdout);
+			return 0;
+		}
+		return cli_bad_option(cli, argv);
+	}
+	/* The plumbing form: any namespace, no bundle. */
+	legacy = o.netns && !o.state_dir && optind >= argc;
+	if (!legacy) {
+		r = cli_target_finish(cli, argc, argv, &o, 0, 0, 0);
+		if (r >= 0)
+			return r;
+	}
+	bundle_config_init(&config);
+	if (legacy) {
+		netns = o.netns;
+		nsfd = netns_open(netns, &err);
+		r = nsfd;
+	} else {
+		r = cli_target_resolve(cli, &o, CLI_TARGET_ENTER, &t, &err);
+		if (r >= 0) {
+			struct shield_error ignored = {0};
+
+			have_config = bundle_read_config(t.dirfd, &config, &ignored) >= 0;
+			netns = t.running ? t.netns_path : NULL;
+			nsfd = TAKE_FD(t.nsfd);
+		}
+	}
+	if (r >= 0 && netns)
+		r = netns_call(nsfd, dump_in_netns, &actual, &err);
+	if (r >= 0 && netns) {
 		text = nft_ruleset_render(&actual);
 		if (!text)
 			r = shield_error_set(&err, -ENOMEM, "out of memory");
 	}
-	if (r < 0) {
-		nft_ruleset_free(&actual);
-		return cli_fail(cli, &err);
+	if (r >= 0 && o.json) {
+		r = cli_print_json(rules_json(legacy ? NULL : &t, netns, &actual, text, have_config,
+					      config.mode),
+				   JSON_INDENT(2));
+		if (r < 0)
+			shield_error_set(&err, r, "out of memory");
+	} else if (r >= 0) {
+		printf("mode: %s\n", shield_mode_name(netns ? nft_ruleset_detect_mode(&actual)
+							    : SHIELD_MODE_INACTIVE));
+		if (!legacy && netns)
+			printf("container: %s (network namespace %s; bundle mode %s)\n", t.name,
+			       netns, have_config ? shield_mode_name(config.mode) : "unreadable");
+		else if (!legacy)
+			printf("container: %s (not running; bundle mode %s)\n", t.name,
+			       have_config ? shield_mode_name(config.mode) : "unreadable");
+		if (actual.table_present)
+			printf("\n%s", text);
 	}
-	printf("mode: %s\n", shield_mode_name(nft_ruleset_detect_mode(&actual)));
-	if (actual.table_present)
-		printf("\n%s", text);
 	nft_ruleset_free(&actual);
+	bundle_config_free(&config);
+	cli_target_free(&t);
+	if (r < 0)
+		return cli_fail(cli, &err);
 	return fflush(stdout) == 0 ? 0 : EXIT_USER;
 }

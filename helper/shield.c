@@ -17,7 +17,7 @@ static const struct {
 	{"prepare", cmd_prepare, "write a container's state bundle from profiles"},
 	{"preview", cmd_preview, "print a bundle's ruleset in nft syntax"},
 	{"apply", cmd_apply, "commit and verify a bundle's ruleset in a network namespace"},
-	{"rules", cmd_rules, "print what the kernel holds in a namespace, and its mode"},
+	{"rules", cmd_rules, "the live table of a container (or namespace), and its mode"},
 	{"run", cmd_run, "prepare a bundle and exec podman run with shield's arguments"},
 	{"attach", cmd_attach, "shield a network namespace podman does not manage"},
 	{"detach", cmd_detach, "stop shielding a namespace attached with 'attach'"},
@@ -29,6 +29,9 @@ static const struct {
 	{"down", cmd_down,
 	 "firewall in mode down: all but the deny list (and private ranges) passes"},
 	{"block", cmd_block, "firewall in mode block: nothing passes, DNS included"},
+	{"status", cmd_status, "the mode and health of shielded containers"},
+	{"logs", cmd_logs, "audit entries of shielded containers, in time order"},
+	{"profiles", cmd_profiles, "list the allowlist profiles, or show one"},
 };
 
 static void usage(FILE *out)

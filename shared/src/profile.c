@@ -191,8 +191,8 @@ static int unknown_profile(const char *name, const char *user_dir, const char *d
 	return shield_error_set(err, -ENOENT, "unknown profile %s (known: %s)", q, known);
 }
 
-int profile_load(const char *name, const char *user_dir, const char *data_dir,
-		 struct strlist *domains, struct strlist *ips, struct shield_error *err)
+int profile_read(const char *name, const char *user_dir, const char *data_dir, char **text,
+		 size_t *len, char path[PATH_MAX], bool *user, struct shield_error *err)
 {
 	const char *dirs[] = {user_dir, data_dir};
 	int r;
@@ -201,21 +201,19 @@ int profile_load(const char *name, const char *user_dir, const char *data_dir,
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		char path[PATH_MAX], q[SHIELD_QUOTE_MAX];
+		char q[SHIELD_QUOTE_MAX];
 		_cleanup_close_ int fd = -1;
-		_cleanup_free_ char *text = NULL;
-		size_t len = 0;
 
 		if (!dirs[i])
 			continue;
-		fd = open_profile(dirs[i], name, path, sizeof(path));
+		fd = open_profile(dirs[i], name, path, PATH_MAX);
 		if (fd == -ENOENT || fd == -ENOTDIR)
 			continue;
 		shield_quote(path, strlen(path), q);
 		if (fd < 0)
 			return shield_error_set(err, fd, "profile %s: %s: %s", name, q,
 						shield_strerror(fd));
-		r = read_fd_capped(fd, PROFILE_FILE_MAX, &text, &len);
+		r = read_fd_capped(fd, PROFILE_FILE_MAX, text, len);
 		if (r == -EFBIG)
 			return shield_error_set(err, r, "profile %s: %s: larger than %d bytes",
 						name, q, PROFILE_FILE_MAX);
@@ -225,9 +223,24 @@ int profile_load(const char *name, const char *user_dir, const char *data_dir,
 		if (r < 0)
 			return shield_error_set(err, r, "profile %s: %s: cannot read: %s", name, q,
 						shield_strerror(r));
-		return profile_parse(name, text, len, domains, ips, err);
+		if (user)
+			*user = i == 0;
+		return 0;
 	}
 	return unknown_profile(name, user_dir, data_dir, err);
+}
+
+int profile_load(const char *name, const char *user_dir, const char *data_dir,
+		 struct strlist *domains, struct strlist *ips, struct shield_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[PATH_MAX];
+	size_t len = 0;
+	int r = profile_read(name, user_dir, data_dir, &text, &len, path, NULL, err);
+
+	if (r < 0)
+		return r;
+	return profile_parse(name, text, len, domains, ips, err);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -309,4 +322,81 @@ int profile_list(const char *user_dir, const char *data_dir, struct strlist *nam
 	if (r < 0)
 		return shield_error_set(err, r, "out of memory");
 	return 0;
+}
+
+int profile_catalog(const char *user_dir, const char *data_dir, struct profile_info **out,
+		    size_t *n, struct shield_error *err)
+{
+	_cleanup_strlist_ struct strlist user = STRLIST_INIT;
+	_cleanup_strlist_ struct strlist data = STRLIST_INIT;
+	_cleanup_strlist_ struct strlist all = STRLIST_INIT;
+	_cleanup_free_ struct profile_info *v = NULL;
+	int r = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (user_dir)
+		r = list_dir(user_dir, &user, err);
+	if (r >= 0 && data_dir)
+		r = list_dir(data_dir, &data, err);
+	if (r < 0)
+		return r;
+	if (strlist_merge_unique(&all, &user, NULL) < 0 ||
+	    strlist_merge_unique(&all, &data, NULL) < 0)
+		return shield_error_set(err, -ENOMEM, "out of memory");
+	if (all.n > 1)
+		qsort(all.items, all.n, sizeof(*all.items), cmp_str);
+	if (all.n > 0) {
+		v = calloc(all.n, sizeof(*v));
+		if (!v)
+			return shield_error_set(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < all.n; i++) {
+		snprintf(v[i].name, sizeof(v[i].name), "%s", all.items[i]);
+		v[i].user = strlist_contains(&user, all.items[i]);
+		v[i].bundled = strlist_contains(&data, all.items[i]);
+	}
+	*n = all.n;
+	*out = TAKE_PTR(v);
+	return 0;
+}
+
+void profile_summary(const char *name, const char *text, size_t len, char *out, size_t size)
+{
+	const char *p = text, *end = text + len;
+	size_t nlen = strlen(name);
+
+	if (size == 0)
+		return;
+	out[0] = '\0';
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *e = eol ? eol : end;
+		size_t o = 0;
+
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p == e) { /* blank line: keep looking */
+			p = e + (eol != NULL);
+			continue;
+		}
+		if (*p != '#')
+			return; /* the first entry comes before any comment */
+		while (p < e && (*p == '#' || *p == ' ' || *p == '\t'))
+			p++;
+		/* "NAME: what it is for" says NAME once already. */
+		if ((size_t)(e - p) > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == ':') {
+			p += nlen + 1;
+			while (p < e && (*p == ' ' || *p == '\t'))
+				p++;
+		}
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		for (; p < e && o + 1 < size; p++)
+			out[o++] = (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p;
+		out[o] = '\0';
+		if (o > 0)
+			return;
+		p = (eol ? eol + 1 : end); /* a bare "#" line: try the next one */
+	}
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The registry of shielded namespaces (see registry.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -258,4 +259,59 @@ int registry_read(int regfd, const char *id, struct registry_entry *e, struct sh
 	if (r >= 0)
 		r = registry_entry_parse(text, len, e, err);
 	return r;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int registry_list(int regfd, struct strlist *ids, struct shield_error *err)
+{
+	_cleanup_strlist_ struct strlist l = STRLIST_INIT;
+	int fd = fcntl(regfd, F_DUPFD_CLOEXEC, 0);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		int r = negative_errno();
+
+		if (fd >= 0)
+			close(fd);
+		return shield_error_set(err, r, "registry: %s", shield_strerror(r));
+	}
+	rewinddir(d);
+	while ((errno = 0, de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char id[OCI_ID_MAX + 1];
+
+		/* ID.json; registry_write's temporary files start with '.'. */
+		if (len <= 5 || len - 5 > OCI_ID_MAX || strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		memcpy(id, de->d_name, len - 5);
+		id[len - 5] = '\0';
+		if (!oci_id_valid(id))
+			continue;
+		if (l.n >= REGISTRY_LIST_MAX) {
+			closedir(d);
+			return shield_error_set(err, -E2BIG, "registry: more than %d entries",
+						REGISTRY_LIST_MAX);
+		}
+		if (strlist_add(&l, id) < 0) {
+			closedir(d);
+			return shield_error_set(err, -ENOMEM, "out of memory");
+		}
+	}
+	if (errno != 0) {
+		int r = negative_errno();
+
+		closedir(d);
+		return shield_error_set(err, r, "registry: %s", shield_strerror(r));
+	}
+	closedir(d);
+	if (l.n > 1)
+		qsort(l.items, l.n, sizeof(*l.items), cmp_id);
+	if (strlist_merge_unique(ids, &l, NULL) < 0)
+		return shield_error_set(err, -ENOMEM, "out of memory");
+	return 0;
 }

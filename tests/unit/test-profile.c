@@ -296,6 +296,102 @@ static void test_load_file_limits(void **state)
 	assert_true(strlist_contains(&d, "real.example"));
 }
 
+/* The listing `shield profiles` prints: where each profile is, and which shadows which. */
+static void test_catalog(void **state)
+{
+	struct dirs *dd = *state;
+	struct shield_error err = {0};
+	struct profile_info *cat = NULL;
+	char path[PATH_MAX], p[PATH_MAX];
+	char *text = NULL;
+	size_t n = 99, len = 0;
+	bool user = false;
+
+	assert_int_equal(profile_catalog(dd->user, dd->data, &cat, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_null(cat);
+	put(dd->data, "web.txt", "# web: bundled web\ndata.example\n");
+	put(dd->data, "base.txt", "base.example\n");
+	put(dd->user, "web.txt", "# web: my web\nuser.example\n");
+	put(dd->user, "mine.txt", "mine.example\n");
+	put(dd->user, "Bad.txt", "x.example\n");
+	assert_int_equal(profile_catalog(dd->user, dd->data, &cat, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(cat[0].name, "base");
+	assert_false(cat[0].user);
+	assert_true(cat[0].bundled);
+	assert_string_equal(cat[1].name, "mine");
+	assert_true(cat[1].user);
+	assert_false(cat[1].bundled);
+	/* Both: the user's file is used, the bundled one shadowed. */
+	assert_string_equal(cat[2].name, "web");
+	assert_true(cat[2].user);
+	assert_true(cat[2].bundled);
+	free(cat);
+
+	/* profile_read says which file it read. */
+	assert_int_equal(profile_read("web", dd->user, dd->data, &text, &len, path, &user, &err),
+			 0);
+	assert_true(user);
+	snprintf(p, sizeof(p), "%s/profiles/web.txt", dd->user);
+	assert_string_equal(path, p);
+	assert_string_equal(text, "# web: my web\nuser.example\n");
+	assert_int_equal(len, strlen(text));
+	free(text);
+	assert_int_equal(profile_read("base", dd->user, dd->data, &text, &len, path, &user, &err),
+			 0);
+	assert_false(user);
+	free(text);
+	assert_int_equal(profile_read("nope", dd->user, dd->data, &text, &len, path, &user, &err),
+			 -ENOENT);
+	assert_string_equal(err.msg, "unknown profile \"nope\" (known: base, mine, web)");
+
+	/* Without a user dir only the bundled ones. */
+	assert_int_equal(profile_catalog(NULL, dd->data, &cat, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_false(cat[1].user);
+	free(cat);
+}
+
+static void test_summary(void **state)
+{
+	char out[32];
+
+	(void)state;
+	profile_summary("web", "# web: what it is for\nx.example\n", 32, out, sizeof(out));
+	assert_string_equal(out, "what it is for");
+	/* Blank and bare '#' lines before it; no "NAME:" prefix; trailing blanks trimmed. */
+	profile_summary("web", "\n#\n##   Something else  \t\nx\n", 28, out, sizeof(out));
+	assert_string_equal(out, "Something else");
+	/* Another name's prefix stays. */
+	profile_summary("web", "# webx: y\n", 10, out, sizeof(out));
+	assert_string_equal(out, "webx: y");
+	/* An entry first: no description. */
+	profile_summary("web", "x.example\n# late comment\n", 25, out, sizeof(out));
+	assert_string_equal(out, "");
+	profile_summary("web", "", 0, out, sizeof(out));
+	assert_string_equal(out, "");
+	/* Cut to fit; control bytes become spaces; no trailing newline needed. */
+	profile_summary("w", "# a\x1b[31mb 0123456789012345678901234567890123456789", 50, out, 12);
+	assert_string_equal(out, "a [31mb 012");
+	/* Every bundled profile has one. */
+	for (size_t i = 0; i < ARRAY_SIZE(bundled); i++) {
+		struct shield_error err = {0};
+		char path[PATH_MAX], desc[160];
+		char *text = NULL;
+		size_t len;
+
+		assert_int_equal(profile_read(bundled[i], NULL, SHIELD_SOURCE_DIR, &text, &len,
+					      path, NULL, &err),
+				 0);
+		profile_summary(bundled[i], text, len, desc, sizeof(desc));
+		if (strlen(desc) < 10)
+			fail_msg("profile %s has no description line (got \"%s\")", bundled[i],
+				 desc);
+		free(text);
+	}
+}
+
 /* The profiles shipped in the source tree: all parse, none is empty, none has
  * an entry that another entry of the same file already covers. */
 static void test_bundled_profiles(void **state)
@@ -363,6 +459,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_lists_known, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_file_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_catalog, setup, teardown),
+		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_bundled_profiles),
 		cmocka_unit_test(test_bundled_contents),
 	};

@@ -15,8 +15,10 @@
 #include "audit.h"
 #include "error.h"
 #include "oci-state.h"
+#include "strlist.h"
 
 #define REGISTRY_ENTRY_MAX (64 * 1024) /* bytes of one entry file */
+#define REGISTRY_LIST_MAX  65536       /* entries registry_list accepts */
 
 struct registry_entry {
 	char id[OCI_ID_MAX + 1]; /* container id (file name without .json) */
@@ -58,3 +60,10 @@ int registry_entry_format(const struct registry_entry *e, char **out, struct shi
 /* Parse an entry file's text (pure; for nftsetd, shield and the tests). */
 int registry_entry_parse(const char *buf, size_t len, struct registry_entry *e,
 			 struct shield_error *err);
+
+/*
+ * The ids of every entry in the registry directory regfd (files ID.json
+ * with a valid id; others ignored), sorted, appended to ids. More than
+ * REGISTRY_LIST_MAX is -E2BIG.
+ */
+int registry_list(int regfd, struct strlist *ids, struct shield_error *err);
