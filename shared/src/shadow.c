@@ -1170,7 +1170,7 @@ static int response_finish(struct shadow *s, const struct shadow_now *now,
 				copy_text(ev.domain, sizeof(ev.domain), rp->name);
 				snprintf(ev.set, sizeof(ev.set), "%s",
 					 nft_set_name(f ? NFT_SET_ALLOW_V6 : NFT_SET_ALLOW_V4));
-				ev.age_ms = (int64_t)(now->mono_ms - prev->at_mono);
+				ev.age_ms = (int64_t)(rp->started_mono - prev->at_mono);
 				r = shield_event_set_lists(&ev, add, na, rem, nr);
 				if (r >= 0)
 					r = emit(s, &ev, now, out);
@@ -1193,7 +1193,7 @@ static int response_finish(struct shadow *s, const struct shadow_now *now,
 		memcpy(prev->addrs, cur, n * sizeof(*cur));
 		prev->n = n;
 		prev->have = true;
-		prev->at_mono = now->mono_ms;
+		prev->at_mono = rp->started_mono; /* when the answer came, not when it ended */
 	}
 done:
 	rp->n[0] = rp->n[1] = 0;
@@ -1696,7 +1696,8 @@ int shadow_kernel_changes(struct shadow *s, const struct shadow_elem_change *cha
 		ekey_from_range(&k, set, c->elem.first, c->elem.last);
 		e = kernel_find(s, &k);
 		if (c->add) {
-			const char *domain;
+			const char *domain = NULL;
+			enum verdict v;
 
 			if (!e) {
 				e = kernel_add(s, &k);
@@ -1712,7 +1713,8 @@ int shadow_kernel_changes(struct shadow *s, const struct shadow_elem_change *cha
 			/* Our own writers are judged at the next dump, against the bundle. */
 			if (!set_is_allow(set) || ours || !s->set_known[set])
 				continue;
-			r = open_verdict(s, e, judge_allow(s, &k, &domain), domain, now, out);
+			v = judge_allow(s, &k, &domain);
+			r = open_verdict(s, e, v, domain, now, out);
 			if (r < 0)
 				return r;
 			continue;
