@@ -19,6 +19,7 @@ struct ctx {
 	struct shadow_now now;
 	uint64_t last_end;
 	size_t lines;
+	const uint8_t *data; /* the whole input: stream offset 0 */
 };
 
 static bool is_verb(enum dnsmasq_log_kind k)
@@ -76,6 +77,12 @@ static int on_line(const struct dnsmasq_log_line *l, void *opaque)
 	    l->too_long != (l->full_len > DNSMASQ_LOG_LINE_MAX) ||
 	    (!l->too_long && l->len != l->full_len))
 		abort();
+	/* The tail is exactly the stream bytes before the line end. */
+	if (l->tail_len !=
+		    (l->end_offset < DNSMASQ_LOG_TAIL_MAX ? l->end_offset : DNSMASQ_LOG_TAIL_MAX) ||
+	    memcmp(l->tail, c->data + l->end_offset - l->tail_len, l->tail_len) != 0 ||
+	    l->tail[l->tail_len - 1] != '\n')
+		abort();
 	c->last_end = l->end_offset;
 	c->lines++;
 	if (l->too_long)
@@ -132,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.dnsmasq_pid = 100,
 		.repair = true,
 	};
-	struct ctx c = {.now = {1000000, 1764111226000ULL}};
+	struct ctx c = {.now = {1000000, 1764111226000ULL}, .data = data};
 	struct nft_ruleset rs;
 	size_t half = size / 2;
 
