@@ -1302,6 +1302,14 @@ static int cached_answer(struct shadow *s, const struct dnsmasq_log_rec *rec,
 	ekey_from_prefix(&k, set, &rec->addr);
 	if (kernel_covers(s, &k, now->mono_ms) || deny_overlaps(s, set, &k))
 		return 0;
+	/*
+	 * dnsmasq logged adding it and its timer has not run out: the kernel's
+	 * notification is just not read yet (or a delete is reported as
+	 * drift.missing on its own).
+	 */
+	d = dyn_find(s, &k);
+	if (d && d->expires_at > now->mono_ms + SHADOW_EXPIRY_SLACK_MS)
+		return 0;
 	/* The answer is explained by the allowlist: the re-added element must be too. */
 	d = dyn_upsert(s, &k);
 	if (!d)

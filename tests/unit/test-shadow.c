@@ -877,6 +877,19 @@ static void test_stale_answer(void **state)
 	assert_true(shadow_clean(f->s));
 	nft_ruleset_free(&rs);
 
+	/* A cached answer right after dnsmasq added the address, before its notification
+	 * is read: not stale. */
+	reset(f);
+	feed(f, "Nov 25 22:51:20 dnsmasq[100]: 9 127.0.0.1/1 nftset add 4 inet terok_shield "
+		"allow_v4 198.18.1.8 shield.test");
+	feed(f, "Nov 25 22:51:20 dnsmasq[100]: 9 127.0.0.1/1 reply allowed.shield.test is "
+		"198.18.1.8");
+	feed(f, "Nov 25 22:51:20 dnsmasq[100]: 10 127.0.0.1/1 cached allowed.shield.test is "
+		"198.18.1.8");
+	assert_int_equal(n_kind(f, SHIELD_EVENT_DRIFT_STALE_ANSWER), 0);
+	assert_int_equal(n_kind(f, SHIELD_EVENT_ROTATION), 1); /* .2 before, .8 now */
+	assert_int_equal(f->out.n_repairs, 0);
+
 	/* A cached answer pointing into deny.list is never re-added. */
 	reset(f);
 	feed(f, "Nov 25 22:51:20 dnsmasq[100]: 4 127.0.0.1/1 cached x.shield.test is 198.18.1.4");
