@@ -1090,6 +1090,25 @@ static void names_gc(struct shadow *s, uint64_t now)
 	}
 }
 
+/*
+ * Still full after the GC (more live names than the cap): forget a quarter
+ * of them, whichever the table holds first, so the next GC is far away and
+ * each new name costs O(1) amortised. Their next answer starts a new
+ * history (no rotation event for it).
+ */
+static void names_evict(struct shadow *s)
+{
+	size_t target = SHADOW_NAMES_MAX / 4 * 3;
+
+	HTAB_FOREACH(&s->names, i, n, nx)
+	{
+		if (s->names.n <= target)
+			break;
+		htab_remove(&s->names, n);
+		name_state_free(HTAB_ENTRY(n, struct name_state, node));
+	}
+}
+
 static int addr_cmp(const void *a, const void *b)
 {
 	const struct addr_prefix *x = a, *y = b;
@@ -1123,7 +1142,7 @@ static int response_finish(struct shadow *s, const struct shadow_now *now,
 		if (s->names.n >= SHADOW_NAMES_MAX)
 			names_gc(s, now->mono_ms);
 		if (s->names.n >= SHADOW_NAMES_MAX)
-			goto done;
+			names_evict(s);
 		st = calloc(1, sizeof(*st) + len + 1);
 		if (!st)
 			return -ENOMEM;
