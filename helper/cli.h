@@ -56,3 +56,5 @@ int cmd_attach(struct cli *cli, int argc, char **argv);
 int cmd_detach(struct cli *cli, int argc, char **argv);
 int cmd_setup(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
+int cmd_watch(struct cli *cli, int argc, char **argv);
+int cmd_drift(struct cli *cli, int argc, char **argv);

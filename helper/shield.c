@@ -23,6 +23,8 @@ static const struct {
 	{"detach", cmd_detach, "stop shielding a namespace attached with 'attach'"},
 	{"setup", cmd_setup, "install the OCI hook descriptors for podman"},
 	{"check", cmd_check, "report whether this host can run shielded containers"},
+	{"watch", cmd_watch, "follow nftsetd's events live (a view on a terminal, else JSON)"},
+	{"drift", cmd_drift, "report drift between allowlists, DNS answers and the kernel"},
 };
 
 static void usage(FILE *out)
