@@ -90,6 +90,9 @@ int cmd_drift(struct cli *cli, int argc, char **argv)
 		if (r >= 0)
 			r = drift_oneshot(o.name || o.state_dir ? &t : NULL, &report, &err);
 	}
+	/* nftsetd names a container by what it was asked (an id): say which one that is. */
+	if (r == -EPROTO && t.name)
+		shield_error_prefix(&err, "%s: ", t.name);
 	cli_target_free(&t);
 	if (r < 0)
 		return cli_fail(cli, &err);

@@ -6,7 +6,7 @@
  * fresh report whenever an event arrives (at most ten times a second) and
  * once a second for the time left on each address. Plain ANSI sequences on
  * the alternate screen; the terminal is given back as it was on q, Ctrl-C,
- * SIGTERM, SIGHUP and when nftsetd goes away.
+ * SIGTERM, SIGHUP and when nftsetd goes away, and while stopped by Ctrl-Z.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +70,7 @@ static int signals_open(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGTSTP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return negative_errno();
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -142,8 +143,14 @@ static int watch_stream(struct cli *cli, int sock, struct line_reader *rd, int s
 					 shield_strerror(errno));
 			return cli_fail(cli, &err);
 		}
-		if (fds[1].revents && signal_next(sigfd) != SIGWINCH)
-			return 0;
+		if (fds[1].revents) {
+			int sig = signal_next(sigfd);
+
+			if (sig == SIGTSTP)
+				kill(getpid(), SIGSTOP); /* Ctrl-Z: stop as usual */
+			else if (sig != SIGWINCH && sig != 0)
+				return 0;
+		}
 	}
 }
 
@@ -385,7 +392,12 @@ static int watch_view(struct cli *cli, struct view *v, int sock, struct line_rea
 			return cli_fail(cli, &err);
 		}
 		while (fds[1].revents && (sig = signal_next(sigfd)) > 0) {
-			if (sig != SIGWINCH) {
+			if (sig == SIGTSTP) {
+				/* Ctrl-Z: give the terminal back, stop, take it again once continued. */
+				view_leave(v);
+				kill(getpid(), SIGSTOP);
+				view_enter(v);
+			} else if (sig != SIGWINCH) {
 				view_leave(v);
 				return 0;
 			}
