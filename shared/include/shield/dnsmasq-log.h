@@ -14,8 +14,17 @@
  *   "... SERIAL CLIENT/PORT reply NAME is ADDR|<CNAME>|NXDOMAIN|NODATA..."
  *   "... SERIAL CLIENT/PORT cached NAME is ..."
  *   "... SERIAL CLIENT/PORT config NAME is NXDOMAIN"
- *   "... SERIAL CLIENT/PORT nftset add SET ADDR NAME"
- * plus start-up, warning and error lines without a serial.
+ *   "... SERIAL CLIENT/PORT nftset add 4 inet terok_shield allow_v4 ADDR DOMAIN"
+ * plus start-up, warning and error lines without a serial. Facts seen:
+ *   - the nftset line names the *configured* domain that matched
+ *     ("shield.test" for a query of "www.shield.test"), not the query name,
+ *     and comes just before the reply line of the same address;
+ *   - TCP queries are answered by a forked child: other pid, serial + 100n;
+ *   - names are printed as received (case kept, spaces possible,
+ *     "<name unprintable>"), answers may carry " (EDE: ...)";
+ *   - "reply error is REFUSED" / "config error is REFUSED" use the word
+ *     "error" as the name;
+ *   - set errors: "nftset inet terok_shield allow_v4 Error: No such file or directory".
  */
 #pragma once
 
@@ -87,8 +96,10 @@ struct dnsmasq_log_rec {
 	enum dnsmasq_answer answer;  /* REPLY/CACHED/CONFIG */
 	struct addr_prefix addr;     /* ANSWER_ADDR, NFTSET: the address (host prefix) */
 	char answer_text[DNSMASQ_LOG_QTYPE_MAX]; /* ANSWER_OTHER: the answer word, cut to fit */
-	char set[DNSMASQ_LOG_SET_MAX];		 /* NFTSET: the set spec exactly as logged */
-	const char *set_name; /* NFTSET: points into set: its last '#' field ("allow_v4") */
+	/* NFTSET: the set spec as logged ("4 inet terok_shield allow_v4") */
+	char set[DNSMASQ_LOG_SET_MAX];
+	/* NFTSET: points into set: its last ' ' or '#' separated field ("allow_v4") */
+	const char *set_name;
 	/*
 	 * The message after "dnsmasq[PID]: " (or the whole line when there is
 	 * no such prefix): points into the caller's line, msg_len bytes, not
@@ -117,9 +128,11 @@ int dnsmasq_log_rec_set(const struct dnsmasq_log_rec *rec);
 
 /* One complete line handed out by the splitter. */
 struct dnsmasq_log_line {
-	const char *data;    /* the line without its '\n'; at most DNSMASQ_LOG_LINE_MAX bytes */
-	size_t len;	     /* bytes at data */
-	bool too_long;	     /* the line was longer: data holds its first bytes only */
+	const char *data; /* the line without its '\n'; at most DNSMASQ_LOG_LINE_MAX bytes */
+	size_t len;	  /* bytes at data */
+	/* The line was longer: data holds its first bytes only; treat it as a
+	 * DNSMASQ_LOG_TOO_LONG record (do not parse the cut prefix). */
+	bool too_long;
 	uint64_t full_len;   /* the line's real length (without '\n') */
 	uint64_t end_offset; /* stream offset just past this line's '\n' */
 };
