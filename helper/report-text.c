@@ -266,9 +266,7 @@ void report_print(FILE *out, json_t *report, const char *source)
 		if (name[0] && strcmp(name, id) != 0)
 			fprintf(out, " (id %.12s)", id);
 		fprintf(out, "  %s%s%s\n", dir, src[0] ? ", " : "", src);
-		fprintf(out,
-			"  mode %s, dns %s, dnsmasq %s, %zu domain%s answered, %lld blocked "
-			"quer%s\n",
+		fprintf(out, "  mode %s, dns %s, dnsmasq %s, %zu domain%s, %lld blocked quer%s\n",
 			mode[0] ? mode : "?", pol[0] ? pol : "?", dm, n_dom, n_dom == 1 ? "" : "s",
 			json_int_or(c, "blocked_queries", 0),
 			json_int_or(c, "blocked_queries", 0) == 1 ? "y" : "ies");
@@ -294,6 +292,8 @@ void report_print(FILE *out, json_t *report, const char *source)
 					fprintf(out, " %s left",
 						ms_span(json_integer_value(e), span));
 			}
+			if (json_array_size(json_object_get(dom, "addresses")) == 0)
+				fputs(": no address now", out);
 			fputc('\n', out);
 		}
 		json_array_foreach(json_object_get(c, "checks"), j, check)

@@ -127,11 +127,11 @@ check "one-shot: clean namespaces exit 0, every check ok, marked source one-shot
 check "one-shot: without nftsetd shield says so on stderr, naming the socket and how to start it" \
 	grep -qF "nftsetd is not running (no socket at $SOCK; start it with \`systemctl start nftsetd\` or run \`nftsetd\`)" "$TMP/drift.err"
 check "one-shot: every drift kind is a check" \
-	jq -e --argjson all "$ALL_CHECKS" 'all(.containers[]; (.checks | map(.kind) | sort) == ($all | sort))' "$TMP/drift.out"
+	jq -e --argjson all "$ALL_CHECKS" 'all(.containers[]; (.checks | map(.kind) | sort) == ($all | sort))' "$TMP/drift.out" >/dev/null
 check "one-shot: web's domains show the address dnsmasq added, with time left" \
-	jq -e --arg ip "$PUB_ALLOWED" '.containers[] | select(.name == "web") | .domains[] | select(.domain == "allowed.shield.test") | .addresses | any(.ip == $ip and .set == "allow_v4" and .expires_in_ms > 0)' "$TMP/drift.out"
+	jq -e --arg ip "$PUB_ALLOWED" '.containers[] | select(.name == "web") | .domains[] | select(.domain == "allowed.shield.test") | .addresses | any(.ip == $ip and .set == "allow_v4" and .expires_in_ms > 0)' "$TMP/drift.out" >/dev/null
 check "one-shot: mode, policy and a live dnsmasq from the bundle and the registry" \
-	jq -e --argjson pid "$(registry_field web dnsmasq_pid)" '.containers[] | select(.name == "web") | .mode == "up" and .dns_policy == "strict" and .dnsmasq.pid == $pid and .dnsmasq.alive' "$TMP/drift.out"
+	jq -e --argjson pid "$(registry_field web dnsmasq_pid)" '.containers[] | select(.name == "web") | .mode == "up" and .dns_policy == "strict" and .dnsmasq.pid == $pid and .dnsmasq.alive' "$TMP/drift.out" >/dev/null
 
 # An element nobody explains (it gets the set's timeout, as an answer would).
 in_ns "$CLIENT_NS" nft add element inet terok_shield allow_v4 "{ 198.18.9.10 }"
