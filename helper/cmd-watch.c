@@ -111,15 +111,17 @@ static int watch_stream(struct cli *cli, int sock, struct line_reader *rd, int s
 	struct shield_error err = {0};
 
 	for (;;) {
-		char *line;
+		char *lines;
 		size_t len;
 		int n;
 
-		/* Lines already buffered from the subscription handshake come first. */
-		while ((n = line_reader_next(rd, &line, &len)) == 1) {
-			line[len] = '\n';
-			n = write_all(STDOUT_FILENO, line, len + 1);
-			line[len] = '\0';
+		/*
+		 * Whole lines in blocks, one write each: a subscriber that falls
+		 * 1 MiB behind is dropped, so copying must keep up with a burst.
+		 * Lines already buffered from the subscription handshake come first.
+		 */
+		while ((n = line_reader_lines(rd, &lines, &len)) == 1) {
+			n = write_all(STDOUT_FILENO, lines, len);
 			if (n == -EPIPE)
 				return 0; /* the reader is gone (shield watch --json | head) */
 			if (n < 0) {

@@ -114,26 +114,24 @@ void line_reader_init(struct line_reader *r, int fd)
 	r->eof = false;
 }
 
-int line_reader_next(struct line_reader *r, char **line, size_t *len)
+/*
+ * Until buf holds a newline (the first one, or the last one when last):
+ * 1 and *nl set, 0 end of stream, -EAGAIN, -EMSGSIZE, -errno. Bytes handed
+ * out last time are dropped first.
+ */
+static int line_reader_fill(struct line_reader *r, bool last, char **nl)
 {
-	/* Drop the line handed out last time. */
 	if (r->skip > 0) {
 		memmove(r->buf, r->buf + r->skip, r->len - r->skip);
 		r->len -= r->skip;
 		r->skip = 0;
 	}
 	for (;;) {
-		char *nl = memchr(r->buf, '\n', r->len);
 		ssize_t n;
 
-		if (nl) {
-			*nl = '\0';
-			*line = r->buf;
-			if (len)
-				*len = (size_t)(nl - r->buf);
-			r->skip = (size_t)(nl - r->buf) + 1;
+		*nl = last ? memrchr(r->buf, '\n', r->len) : memchr(r->buf, '\n', r->len);
+		if (*nl)
 			return 1;
-		}
 		if (r->len >= NFTSETD_LINE_MAX + 1)
 			return -EMSGSIZE;
 		if (r->eof)
@@ -150,6 +148,34 @@ int line_reader_next(struct line_reader *r, char **line, size_t *len)
 		}
 		r->len += (size_t)n;
 	}
+}
+
+int line_reader_next(struct line_reader *r, char **line, size_t *len)
+{
+	char *nl;
+	int n = line_reader_fill(r, false, &nl);
+
+	if (n <= 0)
+		return n;
+	*nl = '\0';
+	*line = r->buf;
+	if (len)
+		*len = (size_t)(nl - r->buf);
+	r->skip = (size_t)(nl - r->buf) + 1;
+	return 1;
+}
+
+int line_reader_lines(struct line_reader *r, char **data, size_t *len)
+{
+	char *nl;
+	int n = line_reader_fill(r, true, &nl);
+
+	if (n <= 0)
+		return n;
+	*data = r->buf;
+	*len = (size_t)(nl - r->buf) + 1;
+	r->skip = *len;
+	return 1;
 }
 
 /* Parse one line of the server's as a JSON object; its {"error":...} is -EPROTO. */

@@ -61,6 +61,13 @@ void line_reader_init(struct line_reader *r, int fd);
 int line_reader_next(struct line_reader *r, char **line, size_t *len);
 
 /*
+ * Every whole line buffered, newlines included, as one block (for copying
+ * them out unchanged with one write): same returns as line_reader_next;
+ * the block stays valid until the next call.
+ */
+int line_reader_lines(struct line_reader *r, char **data, size_t *len);
+
+/*
  * Ask for a report (container may be NULL: all of them) and parse the one
  * line that answers: the report object in *out, or the server's
  * {"error":...} as -EPROTO with its text in err.
