@@ -455,6 +455,22 @@ void dnsmasq_log_split_init(struct dnsmasq_log_split *s, uint64_t start)
 	s->offset = s->consumed = start;
 }
 
+/* Keep the last DNSMASQ_LOG_TAIL_MAX bytes fed. */
+static void tail_push(struct dnsmasq_log_split *s, const char *p, size_t n)
+{
+	size_t keep;
+
+	if (n >= sizeof(s->tail)) {
+		memcpy(s->tail, p + n - sizeof(s->tail), sizeof(s->tail));
+		s->tail_len = sizeof(s->tail);
+		return;
+	}
+	keep = s->tail_len + n > sizeof(s->tail) ? sizeof(s->tail) - n : s->tail_len;
+	memmove(s->tail, s->tail + (s->tail_len - keep), keep);
+	memcpy(s->tail + keep, p, n);
+	s->tail_len = keep + n;
+}
+
 int dnsmasq_log_split_feed(struct dnsmasq_log_split *s, const char *data, size_t len,
 			   dnsmasq_log_line_fn cb, void *ctx)
 {
@@ -470,6 +486,7 @@ int dnsmasq_log_split_feed(struct dnsmasq_log_split *s, const char *data, size_t
 
 		memcpy(s->buf + s->len, data + i, keep);
 		s->len += keep;
+		tail_push(s, data + i, chunk + (nl ? 1 : 0));
 		s->partial += chunk;
 		s->offset += chunk;
 		i += chunk;
@@ -485,6 +502,8 @@ int dnsmasq_log_split_feed(struct dnsmasq_log_split *s, const char *data, size_t
 			i++;
 			s->offset++;
 			line.end_offset = s->offset;
+			line.tail = s->tail;
+			line.tail_len = s->tail_len;
 			s->consumed = s->offset;
 			s->len = 0;
 			s->partial = 0;

@@ -10,9 +10,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shield/dnsmasq-log.h"
 #include "shield/log-cursor.h"
 
 #define CURSOR_MAGIC "shield-log-cursor 1"
+
+_Static_assert(LOG_CURSOR_TAIL_MAX == DNSMASQ_LOG_TAIL_MAX,
+	       "the splitter keeps the bytes the cursor hashes");
 
 uint64_t log_cursor_hash(const void *data, size_t len)
 {
@@ -48,6 +52,13 @@ int log_cursor_format(const struct log_cursor *c, char *out, size_t size)
 
 	if (n < 0 || (size_t)n >= size)
 		return -ENOSPC;
+	if (c->collapse) {
+		int m = snprintf(out + n, size - (size_t)n, "collapse %" PRIu64 "\n", c->collapse);
+
+		if (m < 0 || (size_t)m >= size - (size_t)n)
+			return -ENOSPC;
+		n += m;
+	}
 	return n;
 }
 
@@ -158,8 +169,15 @@ int log_cursor_parse(const char *text, size_t len, struct log_cursor *out, struc
 					" exceeds %u or the offset %" PRIu64,
 					tail_len, (unsigned)LOG_CURSOR_TAIL_MAX, c.offset);
 	c.tail_len = (uint32_t)tail_len;
+	if (next_line(text, len, &pos, &line, &n)) {
+		if (!key_u64(line, n, "collapse", &c.collapse) || c.collapse == 0 ||
+		    c.collapse > c.offset)
+			return shield_error_set(err, -EINVAL,
+						"log cursor: line 6 must be \"collapse NUMBER\" "
+						"(1 up to the offset)");
+	}
 	if (pos < len)
-		return shield_error_set(err, -EINVAL, "log cursor: text after the tail line");
+		return shield_error_set(err, -EINVAL, "log cursor: text after the last line");
 	*out = c;
 	return 0;
 }
@@ -192,11 +210,19 @@ void log_cursor_decide(const struct log_cursor *c, const struct log_file_state *
 		out->gap = !old_open;
 		return;
 	}
-	if (f->size < c->offset || (c->tail_len && f->tail_hash != c->tail_hash)) {
-		out->action = LOG_CURSOR_TRUNCATED;
-		out->gap = true;
+	if (f->size >= c->offset && (!c->tail_len || f->tail_hash == c->tail_hash)) {
+		out->action = LOG_CURSOR_CONTINUE;
+		out->offset = c->offset;
 		return;
 	}
-	out->action = LOG_CURSOR_CONTINUE;
-	out->offset = c->offset;
+	/* A collapse was pending: it happened if the tail now ends N bytes earlier. */
+	if (c->collapse && f->size >= c->offset - c->collapse &&
+	    (!c->tail_len || f->tail_hash_collapsed == c->tail_hash)) {
+		out->action = LOG_CURSOR_CONTINUE;
+		out->offset = c->offset - c->collapse;
+		out->collapsed = true;
+		return;
+	}
+	out->action = LOG_CURSOR_TRUNCATED;
+	out->gap = true;
 }

@@ -541,6 +541,7 @@ static void test_kind_names(void **state)
 
 struct collected {
 	char lines[16][128];
+	char tails[16][DNSMASQ_LOG_TAIL_MAX + 1];
 	bool too_long[16];
 	uint64_t full_len[16], end[16];
 	size_t n;
@@ -558,6 +559,9 @@ static int collect(const struct dnsmasq_log_line *l, void *ctx)
 	c->too_long[c->n] = l->too_long;
 	c->full_len[c->n] = l->full_len;
 	c->end[c->n] = l->end_offset;
+	assert_true(l->tail_len <= DNSMASQ_LOG_TAIL_MAX);
+	memcpy(c->tails[c->n], l->tail, l->tail_len);
+	c->tails[c->n][l->tail_len] = '\0';
 	if ((int)c->n++ == c->fail_at)
 		return -ECANCELED;
 	return 0;
@@ -589,6 +593,10 @@ static void test_split_byte_by_byte(void **state)
 	assert_string_equal(c.lines[3], "three");
 	assert_int_equal(s.consumed, 115);
 	assert_int_equal(dnsmasq_log_split_pending(&s), 0);
+	/* The tail: every byte fed since init, up to and with the newline. */
+	assert_string_equal(c.tails[0], "one\n");
+	assert_string_equal(c.tails[2], "one\ntwo\n\n");
+	assert_string_equal(c.tails[3], "one\ntwo\n\nthree\n");
 }
 
 static void test_split_cap(void **state)
@@ -619,6 +627,11 @@ static void test_split_cap(void **state)
 	assert_false(c.too_long[1]);
 	assert_string_equal(c.lines[1], "ok");
 	assert_int_equal(c.end[1], big + 4);
+	/* The tail of the over-long line is its real end, not the kept prefix. */
+	assert_int_equal(strlen(c.tails[0]), DNSMASQ_LOG_TAIL_MAX);
+	assert_int_equal(c.tails[0][DNSMASQ_LOG_TAIL_MAX - 1], '\n');
+	assert_int_equal(c.tails[0][0], 'y');
+	assert_string_equal(c.tails[1] + DNSMASQ_LOG_TAIL_MAX - 4, "\nok\n");
 
 	/* Exactly at the cap is still whole. */
 	memset(&c, 0, sizeof(c));

@@ -85,7 +85,16 @@ static void test_parse_errors(void **state)
 			   -EINVAL, "exceeds");
 	expect_parse_error("shield-log-cursor 1\ndev 1\nino 1\noffset 5\ntail 5 "
 			   "0123456789abcdef\nmore\n",
-			   -EINVAL, "after the tail");
+			   -EINVAL, "line 6 must be \"collapse NUMBER\"");
+	expect_parse_error("shield-log-cursor 1\ndev 1\nino 1\noffset 5\ntail 5 "
+			   "0123456789abcdef\ncollapse 6\n",
+			   -EINVAL, "line 6");
+	expect_parse_error("shield-log-cursor 1\ndev 1\nino 1\noffset 5\ntail 5 "
+			   "0123456789abcdef\ncollapse 0\n",
+			   -EINVAL, "line 6");
+	expect_parse_error("shield-log-cursor 1\ndev 1\nino 1\noffset 5\ntail 5 "
+			   "0123456789abcdef\ncollapse 4\nx\n",
+			   -EINVAL, "after the last line");
 	expect_parse_error("shield-log-cursor 1\ndev 1 \nino 1\n", -EINVAL, "line 2");
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
@@ -162,13 +171,66 @@ static void test_decide(void **state)
 	assert_int_equal(d.offset, 0);
 }
 
+/*
+ * nftsetd's own rotation cuts N bytes off the front (same inode): the
+ * cursor announces it first, so a crash before or after the cut resumes at
+ * the right byte, neither losing nor repeating a line.
+ */
+static void test_collapse(void **state)
+{
+	const char *tail = "reply a.test is 1.2.3.4\n";
+	struct log_cursor c = {.dev = 1, .ino = 10}, back;
+	struct log_file_state f = {.dev = 1, .ino = 10};
+	struct shield_error err = {0};
+	struct log_cursor_decision d;
+	char text[LOG_CURSOR_TEXT_MAX];
+	int n;
+
+	(void)state;
+	log_cursor_advance(&c, 70000, tail, strlen(tail));
+	c.collapse = 65536;
+	n = log_cursor_format(&c, text, sizeof(text));
+	assert_true(n > 0);
+	assert_non_null(strstr(text, "\ncollapse 65536\n"));
+	assert_int_equal(log_cursor_parse(text, (size_t)n, &back, &err), 0);
+	assert_memory_equal(&back, &c, sizeof(c));
+
+	/* Crash before the cut: the tail is still at the offset. */
+	f.size = 80000;
+	f.tail_hash = c.tail_hash;
+	f.tail_hash_collapsed = 1;
+	log_cursor_decide(&c, &f, false, &d);
+	assert_int_equal(d.action, LOG_CURSOR_CONTINUE);
+	assert_int_equal(d.offset, 70000);
+	assert_false(d.collapsed);
+
+	/* Crash after the cut: the tail now ends N bytes earlier. */
+	f.size = 80000 - 65536;
+	f.tail_hash = 1;
+	f.tail_hash_collapsed = c.tail_hash;
+	log_cursor_decide(&c, &f, false, &d);
+	assert_int_equal(d.action, LOG_CURSOR_CONTINUE);
+	assert_int_equal(d.offset, 70000 - 65536);
+	assert_true(d.collapsed);
+	assert_false(d.gap);
+
+	/* Neither: truncated under us. */
+	f.tail_hash_collapsed = 2;
+	log_cursor_decide(&c, &f, false, &d);
+	assert_int_equal(d.action, LOG_CURSOR_TRUNCATED);
+	assert_true(d.gap);
+	f.size = 10;
+	f.tail_hash_collapsed = c.tail_hash;
+	log_cursor_decide(&c, &f, false, &d);
+	assert_int_equal(d.action, LOG_CURSOR_TRUNCATED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hash),
-		cmocka_unit_test(test_format_parse),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_hash),	     cmocka_unit_test(test_format_parse),
+		cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_collapse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,6 +44,8 @@
 #define DNSMASQ_LOG_QTYPE_MAX 16
 /* Room for an nftset spec ("4#inet#terok_shield#allow_v4" or similar), plus NUL. */
 #define DNSMASQ_LOG_SET_MAX 128
+/* The splitter remembers this many stream bytes before each line end (for the log cursor). */
+#define DNSMASQ_LOG_TAIL_MAX 64
 /* Room for the "Mon DD HH:MM:SS" stamp, plus NUL. */
 #define DNSMASQ_LOG_STAMP_MAX 16
 
@@ -135,6 +137,14 @@ struct dnsmasq_log_line {
 	bool too_long;
 	uint64_t full_len;   /* the line's real length (without '\n') */
 	uint64_t end_offset; /* stream offset just past this line's '\n' */
+	/*
+	 * The last tail_len stream bytes ending at end_offset ('\n' included;
+	 * tail_len = min(DNSMASQ_LOG_TAIL_MAX, bytes fed since init)), also for
+	 * an over-long line: hand them to log_cursor_advance(c, end_offset,
+	 * tail, tail_len).
+	 */
+	const char *tail;
+	size_t tail_len;
 };
 
 /* Called for each complete line; a negative return stops the feed and is returned. */
@@ -149,10 +159,12 @@ typedef int (*dnsmasq_log_line_fn)(const struct dnsmasq_log_line *line, void *ct
  */
 struct dnsmasq_log_split {
 	char buf[DNSMASQ_LOG_LINE_MAX];
-	size_t len;	   /* bytes of the unfinished line held in buf */
-	uint64_t partial;  /* real length of the unfinished line so far (>= len) */
-	uint64_t offset;   /* stream offset of the next byte fed */
-	uint64_t consumed; /* stream offset just past the last complete line */
+	size_t len;			 /* bytes of the unfinished line held in buf */
+	uint64_t partial;		 /* real length of the unfinished line so far (>= len) */
+	uint64_t offset;		 /* stream offset of the next byte fed */
+	uint64_t consumed;		 /* stream offset just past the last complete line */
+	char tail[DNSMASQ_LOG_TAIL_MAX]; /* the last bytes fed, oldest first */
+	size_t tail_len;
 };
 
 /* Start splitting at stream offset start (a cursor's offset, or 0). */
