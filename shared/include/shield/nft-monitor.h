@@ -45,6 +45,8 @@ struct nft_notify_elem {
 	uint8_t key[16];
 	uint32_t key_len; /* 4 (IPv4) or 16 (IPv6); other lengths are kept, unpaired */
 	bool end;	  /* NFT_SET_ELEM_INTERVAL_END: the first address past a range */
+	bool has_key_end; /* NFTA_SET_ELEM_KEY_END: key .. key_end in one element (inclusive) */
+	uint8_t key_end[16];
 	bool has_timeout;
 	uint64_t timeout_ms;
 	bool has_expiration;
@@ -116,18 +118,19 @@ const char *nft_change_kind_name(enum nft_change_kind kind);
  */
 struct nft_change {
 	enum nft_change_kind kind;
-	uint16_t msg_type;	     /* the NFT_MSG_* it was decoded from */
-	char name[NFT_OBJ_NAME_MAX]; /* chain (CHAIN, RULE) or set (SET, ELEM) name, else "" */
-	int set;		     /* enum nft_set_id of name for SET/ELEM changes, else -1 */
-	int chain;		     /* enum nft_chain_id of name for CHAIN/RULE, else -1 */
+	uint16_t msg_type; /* the NFT_MSG_* it was decoded from */
+	char name
+		[NFT_OBJ_NAME_MAX]; /* table (TABLE), chain (CHAIN, RULE) or set (SET, ELEM), else "" */
+	int set;		    /* enum nft_set_id of name for SET/ELEM changes, else -1 */
+	int chain;		    /* enum nft_chain_id of name for CHAIN/RULE, else -1 */
 	bool has_handle;
 	uint64_t handle; /* rule handle (RULE), chain/set/table handle otherwise */
 	bool has_policy;
 	uint32_t policy; /* CHAIN: NF_ACCEPT or NF_DROP */
 	/* ELEM: the range with its timers, and as a prefix where it is one. */
-	struct nft_elem elem; /* has_timeout/timeout_ms, expires_ms as announced */
-	bool has_expiration;  /* the announcement carried an expiration */
-	bool is_prefix;	      /* elem is exactly one CIDR prefix (a single address: /32, /128) */
+	struct nft_elem
+		elem; /* timers as announced: has_timeout, timeout_ms, has_expiration, expires_ms */
+	bool is_prefix; /* elem is exactly one CIDR prefix (a single address: /32, /128) */
 	struct addr_prefix prefix; /* that prefix; for another range, its first address */
 };
 
