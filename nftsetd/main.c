@@ -417,6 +417,7 @@ int main(int argc, char **argv)
 
 	uv_run(&loop, UV_RUN_DEFAULT);
 
+	free(d.batch_buf);
 	r = uv_loop_close(&loop);
 	if (r != 0) {
 		/* A handle left open is a bug: say which, and fail, so tests see it. */

@@ -92,7 +92,7 @@ static uint64_t hash_at(int fd, uint64_t offset, uint32_t len, bool *ok)
 		return 0;
 	if (len == 0) {
 		*ok = true;
-		return log_cursor_hash(buf, 0);
+		return log_cursor_hash("", 0);
 	}
 	r = pread(fd, buf, len, (off_t)(offset - len));
 	if (r != (ssize_t)len)
@@ -358,8 +358,8 @@ static int on_line(const struct dnsmasq_log_line *line, void *arg)
 		nlog(LOG_PRIO_DEBUG, "%s: a log line of %" PRIu64 " bytes, kept its first %zu",
 		     container_label(c), line->full_len, line->len);
 	}
-	dnsmasq_log_parse_line(line->data, line->len, &rec);
-	if (rec.kind == DNSMASQ_LOG_EMPTY || rec.kind == DNSMASQ_LOG_OTHER)
+	if (dnsmasq_log_parse_line(line->data, line->len, &rec) < 0 ||
+	    rec.kind == DNSMASQ_LOG_EMPTY || rec.kind == DNSMASQ_LOG_OTHER)
 		return 0;
 	if (shadow_log_record(c->shadow, &rec, &x->now, &x->out) < 0)
 		nlog(LOG_PRIO_ERR, "%s: out of memory in the shadow state", container_label(c));
@@ -637,10 +637,10 @@ void tail_check(struct container *c)
 		/* Another file at the path. dnsmasq still writing ours: stay. */
 		if (t->fd >= 0 && dnsmasq_holds(c, t->dev, t->ino, NULL)) {
 			if (!t->warned_path)
-				nlog(LOG_PRIO_NOTICE,
-				     "%s: dnsmasq.log at the path is a new file, but dnsmasq "
-				     "still writes the old one: following dnsmasq's",
-				     container_label(c));
+				tail_gap(c, "dnsmasq.log at the path is not the file dnsmasq "
+					    "writes (that one was renamed or deleted): nftsetd "
+					    "follows dnsmasq's file, lines written to the new one "
+					    "are not read");
 			t->warned_path = true;
 			close(fd);
 			fd = -1;
