@@ -1,28 +1,452 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* dnsmasq query-log parsing (stub: implementation follows). */
+/*
+ * dnsmasq query-log lines as records, and the incremental line splitter the
+ * tailer feeds. Pure: bytes in, records out.
+ *
+ * dnsmasq prints query names as it received them, so a name may hold
+ * spaces (even " is " or " from "): every field that follows a name is
+ * therefore found from the right end of the line, where dnsmasq's own
+ * tokens (an address, an answer word, a server) never contain spaces.
+ */
 #include <errno.h>
 #include <string.h>
 
 #include "shield/dnsmasq-log.h"
 
+static const char *const kind_names[] = {
+	[DNSMASQ_LOG_OTHER] = "other",	       [DNSMASQ_LOG_QUERY] = "query",
+	[DNSMASQ_LOG_FORWARDED] = "forwarded", [DNSMASQ_LOG_REPLY] = "reply",
+	[DNSMASQ_LOG_CACHED] = "cached",       [DNSMASQ_LOG_NFTSET] = "nftset",
+	[DNSMASQ_LOG_CONFIG] = "config",       [DNSMASQ_LOG_STARTED] = "started",
+	[DNSMASQ_LOG_WARNING] = "warning",     [DNSMASQ_LOG_ERROR] = "error",
+	[DNSMASQ_LOG_TOO_LONG] = "too_long",   [DNSMASQ_LOG_EMPTY] = "empty",
+};
+
 const char *dnsmasq_log_kind_name(enum dnsmasq_log_kind k)
 {
-	(void)k;
-	return "other";
+	if ((unsigned)k >= ARRAY_SIZE(kind_names))
+		return "other";
+	return kind_names[k];
+}
+
+/* A read-only view of part of the line. */
+struct span {
+	const char *p;
+	size_t n;
+};
+
+static bool span_starts(struct span s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return s.n >= n && memcmp(s.p, prefix, n) == 0;
+}
+
+static bool span_eq(struct span s, const char *word)
+{
+	return s.n == strlen(word) && memcmp(s.p, word, s.n) == 0;
+}
+
+static struct span span_skip(struct span s, size_t n)
+{
+	return (struct span){s.p + n, s.n - n};
+}
+
+/* Position of the last occurrence of needle in s, or -1. */
+static ssize_t span_rfind(struct span s, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	if (s.n < n)
+		return -1;
+	for (size_t i = s.n - n + 1; i-- > 0;)
+		if (memcmp(s.p + i, needle, n) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Position of the first occurrence of c in s, or -1. */
+static ssize_t span_find_char(struct span s, char c)
+{
+	const char *q = memchr(s.p, c, s.n);
+
+	return q ? q - s.p : -1;
+}
+
+/* Parse a decimal number without sign or leading junk, the whole span; false on overflow. */
+static bool span_u64(struct span s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (s.n == 0 || s.n > 20)
+		return false;
+	for (size_t i = 0; i < s.n; i++) {
+		unsigned d;
+
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return false;
+		d = (unsigned)(s.p[i] - '0');
+		if (v > (max - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+/* Copy a name, lower-cased, one trailing dot dropped; false if it does not fit or is empty. */
+static bool copy_name(struct span s, char *out, size_t size)
+{
+	if (s.n > 1 && s.p[s.n - 1] == '.')
+		s.n--;
+	if (s.n == 0 || s.n >= size)
+		return false;
+	for (size_t i = 0; i < s.n; i++) {
+		char c = s.p[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		out[i] = c;
+	}
+	out[s.n] = '\0';
+	return true;
+}
+
+/* Copy a span cut to fit. */
+static void copy_cut(struct span s, char *out, size_t size)
+{
+	size_t n = s.n < size - 1 ? s.n : size - 1;
+
+	memcpy(out, s.p, n);
+	out[n] = '\0';
+}
+
+/* An address with no prefix length; false otherwise. */
+static bool parse_host(struct span s, struct addr_prefix *out)
+{
+	if (s.n == 0 || s.n >= ADDR_TEXT_MAX || span_find_char(s, '/') >= 0)
+		return false;
+	return addr_parse_host(s.p, s.n, out, NULL) == 0;
+}
+
+/* "ADDR/PORT" (the client field of log-queries=extra). */
+static bool parse_addr_port(struct span s, struct addr_prefix *addr, uint16_t *port)
+{
+	ssize_t slash = span_rfind(s, "/");
+	uint64_t v;
+
+	if (slash < 0)
+		return false;
+	if (!span_u64(span_skip(s, (size_t)slash + 1), 65535, &v))
+		return false;
+	if (!parse_host((struct span){s.p, (size_t)slash}, addr))
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+/* The answer word of "NAME is ANSWER": fills rec.answer (and addr/answer_text). */
+static bool parse_answer(struct span a, struct dnsmasq_log_rec *rec)
+{
+	if (a.n == 0 || span_find_char(a, ' ') >= 0)
+		return false;
+	if (parse_host(a, &rec->addr)) {
+		rec->answer = DNSMASQ_ANSWER_ADDR;
+	} else if (span_eq(a, "<CNAME>")) {
+		rec->answer = DNSMASQ_ANSWER_CNAME;
+	} else if (span_eq(a, "NXDOMAIN")) {
+		rec->answer = DNSMASQ_ANSWER_NXDOMAIN;
+	} else if (span_eq(a, "NODATA") || span_eq(a, "NODATA-IPv4") || span_eq(a, "NODATA-IPv6")) {
+		rec->answer = DNSMASQ_ANSWER_NODATA;
+	} else {
+		rec->answer = DNSMASQ_ANSWER_OTHER;
+		copy_cut(a, rec->answer_text, sizeof(rec->answer_text));
+	}
+	return true;
+}
+
+/*
+ * "NAME is ANSWER" or "NAME is WORD (EDE: ...)": the answer is the last
+ * token, or the token before a trailing extended-error note.
+ */
+static bool parse_is(struct span s, struct dnsmasq_log_rec *rec)
+{
+	struct span body = s;
+	ssize_t at;
+
+	if (s.n && s.p[s.n - 1] == ')') {
+		ssize_t ede = span_rfind(s, " (EDE: ");
+
+		if (ede >= 0)
+			body.n = (size_t)ede;
+	}
+	at = span_rfind(body, " is ");
+	if (at <= 0)
+		return false;
+	if (!parse_answer(span_skip(body, (size_t)at + 4), rec))
+		return false;
+	/* An extended-error note never follows an address. */
+	if (body.n != s.n && rec->answer == DNSMASQ_ANSWER_ADDR)
+		return false;
+	return copy_name((struct span){s.p, (size_t)at}, rec->name, sizeof(rec->name));
+}
+
+/* "query[TYPE] NAME from CLIENT" */
+static bool parse_query(struct span s, struct dnsmasq_log_rec *rec)
+{
+	ssize_t close = span_find_char(s, ']'), from;
+	struct span rest;
+
+	if (close <= 0 || (size_t)close + 1 >= s.n || s.p[close + 1] != ' ')
+		return false;
+	if ((size_t)close >= sizeof(rec->qtype))
+		return false;
+	memcpy(rec->qtype, s.p, (size_t)close);
+	rec->qtype[close] = '\0';
+	rest = span_skip(s, (size_t)close + 2);
+	from = span_rfind(rest, " from ");
+	if (from <= 0)
+		return false;
+	return copy_name((struct span){rest.p, (size_t)from}, rec->name, sizeof(rec->name));
+}
+
+/* "forwarded NAME to SERVER" with SERVER "ADDR" or "ADDR#PORT" (or a name for other servers). */
+static bool parse_forwarded(struct span s, struct dnsmasq_log_rec *rec)
+{
+	ssize_t to = span_rfind(s, " to ");
+	struct span srv;
+	ssize_t hash;
+	uint64_t port;
+
+	if (to <= 0)
+		return false;
+	srv = span_skip(s, (size_t)to + 4);
+	if (srv.n == 0 || span_find_char(srv, ' ') >= 0)
+		return false;
+	hash = span_find_char(srv, '#');
+	if (hash >= 0) {
+		if (span_u64(span_skip(srv, (size_t)hash + 1), 65535, &port))
+			rec->upstream_port = (uint16_t)port;
+		srv.n = (size_t)hash;
+	}
+	if (!parse_host(srv, &rec->upstream))
+		memset(&rec->upstream, 0, sizeof(rec->upstream));
+	return copy_name((struct span){s.p, (size_t)to}, rec->name, sizeof(rec->name));
+}
+
+/* "SETSPEC ADDR DOMAIN": the set spec may hold spaces ("4 inet terok_shield allow_v4"). */
+static bool parse_nftset(struct span s, struct dnsmasq_log_rec *rec)
+{
+	ssize_t sp_name = span_rfind(s, " "), sp_addr, sp_set;
+	struct span head, set;
+
+	if (sp_name <= 0)
+		return false;
+	head = (struct span){s.p, (size_t)sp_name};
+	sp_addr = span_rfind(head, " ");
+	if (sp_addr <= 0)
+		return false;
+	if (!parse_host(span_skip(head, (size_t)sp_addr + 1), &rec->addr))
+		return false;
+	set = (struct span){s.p, (size_t)sp_addr};
+	if (set.n >= sizeof(rec->set))
+		return false;
+	memcpy(rec->set, set.p, set.n);
+	rec->set[set.n] = '\0';
+	sp_set = -1;
+	for (size_t i = 0; i < set.n; i++)
+		if (set.p[i] == ' ' || set.p[i] == '#')
+			sp_set = (ssize_t)i;
+	rec->set_name = rec->set + (sp_set + 1);
+	if (!*rec->set_name)
+		return false;
+	return copy_name(span_skip(s, (size_t)sp_name + 1), rec->name, sizeof(rec->name));
+}
+
+/* Lines without a serial: lifecycle, warnings, errors. */
+static enum dnsmasq_log_kind classify_message(struct span m)
+{
+	static const char *const error_prefixes[] = {
+		"failed", "FAILED", "cannot", "bad ", "error", "Error", "illegal", "unknown",
+	};
+
+	if (span_starts(m, "started, version "))
+		return DNSMASQ_LOG_STARTED;
+	if (span_starts(m, "warning") || span_starts(m, "Warning") ||
+	    span_starts(m, "Maximum number of concurrent") ||
+	    span_starts(m, "possible DNS-rebind") || span_starts(m, "reducing DNS packet size"))
+		return DNSMASQ_LOG_WARNING;
+	for (size_t i = 0; i < ARRAY_SIZE(error_prefixes); i++)
+		if (span_starts(m, error_prefixes[i]))
+			return DNSMASQ_LOG_ERROR;
+	/* "nftset inet terok_shield allow_v4 Error: No such file or directory" */
+	if ((span_starts(m, "nftset ") || span_starts(m, "ipset ")) && span_rfind(m, "rror") >= 0)
+		return DNSMASQ_LOG_ERROR;
+	if (span_rfind(m, " failed") >= 0 || span_rfind(m, ": Permission denied") >= 0)
+		return DNSMASQ_LOG_ERROR;
+	return DNSMASQ_LOG_OTHER;
+}
+
+/* "SERIAL ADDR/PORT " of log-queries=extra; advances m past it. */
+static bool parse_extra(struct span *m, struct dnsmasq_log_rec *rec)
+{
+	ssize_t sp1 = span_find_char(*m, ' '), sp2;
+	struct span rest;
+	uint64_t serial;
+
+	if (sp1 <= 0 || !span_u64((struct span){m->p, (size_t)sp1}, UINT64_MAX, &serial))
+		return false;
+	rest = span_skip(*m, (size_t)sp1 + 1);
+	sp2 = span_find_char(rest, ' ');
+	if (sp2 <= 0 ||
+	    !parse_addr_port((struct span){rest.p, (size_t)sp2}, &rec->client, &rec->client_port)) {
+		memset(&rec->client, 0, sizeof(rec->client));
+		rec->client_port = 0;
+		return false;
+	}
+	rec->has_serial = true;
+	rec->serial = serial;
+	*m = span_skip(rest, (size_t)sp2 + 1);
+	return true;
+}
+
+/* The message body after the optional extra prefix. */
+static enum dnsmasq_log_kind parse_body(struct span m, struct dnsmasq_log_rec *rec)
+{
+	if (span_starts(m, "query[")) {
+		if (parse_query(span_skip(m, 6), rec))
+			return DNSMASQ_LOG_QUERY;
+	} else if (span_starts(m, "forwarded ")) {
+		if (parse_forwarded(span_skip(m, 10), rec))
+			return DNSMASQ_LOG_FORWARDED;
+	} else if (span_starts(m, "reply ")) {
+		if (parse_is(span_skip(m, 6), rec))
+			return DNSMASQ_LOG_REPLY;
+	} else if (span_starts(m, "cached ")) {
+		if (parse_is(span_skip(m, 7), rec))
+			return DNSMASQ_LOG_CACHED;
+	} else if (span_starts(m, "config ")) {
+		if (parse_is(span_skip(m, 7), rec))
+			return DNSMASQ_LOG_CONFIG;
+	} else if (span_starts(m, "nftset add ")) {
+		if (parse_nftset(span_skip(m, 11), rec))
+			return DNSMASQ_LOG_NFTSET;
+	}
+	return DNSMASQ_LOG_OTHER;
+}
+
+/* Clear what a failed verb parse may have left behind. */
+static void clear_fields(struct dnsmasq_log_rec *rec)
+{
+	rec->qtype[0] = '\0';
+	rec->name[0] = '\0';
+	memset(&rec->upstream, 0, sizeof(rec->upstream));
+	rec->upstream_port = 0;
+	rec->answer = DNSMASQ_ANSWER_NONE;
+	memset(&rec->addr, 0, sizeof(rec->addr));
+	rec->answer_text[0] = '\0';
+	rec->set[0] = '\0';
+	rec->set_name = NULL;
+}
+
+/* "Mon DD HH:MM:SS dnsmasq[PID]: " (log-facility=FILE); advances m past it. */
+static void parse_prefix(struct span *m, struct dnsmasq_log_rec *rec)
+{
+	struct span s = *m, rest;
+	ssize_t open, close;
+	uint64_t pid;
+
+	if (s.n < 16 || s.p[15] != ' ' || s.p[3] != ' ' || s.p[9] != ':' || s.p[12] != ':')
+		goto no_stamp;
+	memcpy(rec->stamp, s.p, 15);
+	rec->stamp[15] = '\0';
+	s = span_skip(s, 16);
+no_stamp:
+	/* "dnsmasq[PID]: " (also "dnsmasq-dhcp[PID]: " and the like) */
+	open = span_find_char(s, '[');
+	if (open <= 0 || open > 32)
+		goto no_tag;
+	rest = span_skip(s, (size_t)open + 1);
+	close = span_find_char(rest, ']');
+	if (close <= 0 || (size_t)close + 1 >= rest.n || rest.p[close + 1] != ':')
+		goto no_tag;
+	if (!span_u64((struct span){rest.p, (size_t)close}, INT32_MAX, &pid))
+		goto no_tag;
+	for (ssize_t i = 0; i < open; i++)
+		if (s.p[i] == ' ')
+			goto no_tag;
+	rec->pid = (int32_t)pid;
+	s = span_skip(rest, (size_t)close + 2);
+	if (s.n && s.p[0] == ' ')
+		s = span_skip(s, 1);
+	*m = s;
+	return;
+no_tag:
+	if (rec->stamp[0])
+		*m = s;
 }
 
 int dnsmasq_log_parse_line(const char *line, size_t len, struct dnsmasq_log_rec *out)
 {
-	(void)line;
-	(void)len;
-	(void)out;
-	return -ENOSYS;
+	struct span m = {line, len};
+	bool blank = true;
+
+	if (!out || (!line && len))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	while (m.n && (m.p[m.n - 1] == '\n' || m.p[m.n - 1] == '\r'))
+		m.n--;
+	if (m.n > DNSMASQ_LOG_LINE_MAX) {
+		out->kind = DNSMASQ_LOG_TOO_LONG;
+		return out->kind;
+	}
+	for (size_t i = 0; i < m.n && blank; i++)
+		blank = m.p[i] == ' ' || m.p[i] == '\t';
+	if (blank) {
+		out->kind = DNSMASQ_LOG_EMPTY;
+		out->msg = line;
+		return out->kind;
+	}
+	parse_prefix(&m, out);
+	out->msg = m.p;
+	out->msg_len = m.n;
+	if (memchr(m.p, '\0', m.n)) {
+		out->kind = DNSMASQ_LOG_OTHER;
+		return out->kind;
+	}
+	if (parse_extra(&m, out)) {
+		out->kind = parse_body(m, out);
+		if (out->kind == DNSMASQ_LOG_OTHER)
+			clear_fields(out);
+		return out->kind;
+	}
+	out->kind = classify_message(m);
+	return out->kind;
 }
 
 int dnsmasq_log_rec_set(const struct dnsmasq_log_rec *rec)
 {
-	(void)rec;
-	return -ENOSYS;
+	char spec[DNSMASQ_LOG_SET_MAX];
+	const char *p;
+	size_t n;
+
+	if (!rec || rec->kind != DNSMASQ_LOG_NFTSET)
+		return -ENOENT;
+	/* Normalise separators: dnsmasq logs "4 inet terok_shield allow_v4". */
+	n = strnlen(rec->set, sizeof(rec->set) - 1);
+	memcpy(spec, rec->set, n);
+	spec[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (spec[i] == '#')
+			spec[i] = ' ';
+	p = spec;
+	if ((p[0] == '4' || p[0] == '6') && p[1] == ' ')
+		p += 2;
+	if (strncmp(p, NFT_TABLE_FAMILY_NAME " " NFT_TABLE_NAME " ",
+		    strlen(NFT_TABLE_FAMILY_NAME " " NFT_TABLE_NAME " ")) != 0)
+		return -ENOENT;
+	p += strlen(NFT_TABLE_FAMILY_NAME " " NFT_TABLE_NAME " ");
+	return nft_set_lookup(p);
 }
 
 void dnsmasq_log_split_init(struct dnsmasq_log_split *s, uint64_t start)
@@ -31,15 +455,64 @@ void dnsmasq_log_split_init(struct dnsmasq_log_split *s, uint64_t start)
 	s->offset = s->consumed = start;
 }
 
+/* Keep the last DNSMASQ_LOG_TAIL_MAX bytes fed. */
+static void tail_push(struct dnsmasq_log_split *s, const char *p, size_t n)
+{
+	size_t keep;
+
+	if (n >= sizeof(s->tail)) {
+		memcpy(s->tail, p + n - sizeof(s->tail), sizeof(s->tail));
+		s->tail_len = sizeof(s->tail);
+		return;
+	}
+	keep = s->tail_len + n > sizeof(s->tail) ? sizeof(s->tail) - n : s->tail_len;
+	memmove(s->tail, s->tail + (s->tail_len - keep), keep);
+	memcpy(s->tail + keep, p, n);
+	s->tail_len = keep + n;
+}
+
 int dnsmasq_log_split_feed(struct dnsmasq_log_split *s, const char *data, size_t len,
 			   dnsmasq_log_line_fn cb, void *ctx)
 {
-	(void)s;
-	(void)data;
-	(void)len;
-	(void)cb;
-	(void)ctx;
-	return -ENOSYS;
+	size_t i = 0;
+
+	if (!s || !cb || (!data && len))
+		return -EINVAL;
+	while (i < len) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t chunk = nl ? (size_t)(nl - (data + i)) : len - i;
+		size_t room = sizeof(s->buf) - s->len;
+		size_t keep = chunk < room ? chunk : room;
+
+		memcpy(s->buf + s->len, data + i, keep);
+		s->len += keep;
+		tail_push(s, data + i, chunk + (nl ? 1 : 0));
+		s->partial += chunk;
+		s->offset += chunk;
+		i += chunk;
+		if (nl) {
+			struct dnsmasq_log_line line = {
+				.data = s->buf,
+				.len = s->len,
+				.too_long = s->partial > DNSMASQ_LOG_LINE_MAX,
+				.full_len = s->partial,
+			};
+			int r;
+
+			i++;
+			s->offset++;
+			line.end_offset = s->offset;
+			line.tail = s->tail;
+			line.tail_len = s->tail_len;
+			s->consumed = s->offset;
+			s->len = 0;
+			s->partial = 0;
+			r = cb(&line, ctx);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
 }
 
 uint64_t dnsmasq_log_split_pending(const struct dnsmasq_log_split *s)

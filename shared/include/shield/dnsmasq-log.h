@@ -14,8 +14,17 @@
  *   "... SERIAL CLIENT/PORT reply NAME is ADDR|<CNAME>|NXDOMAIN|NODATA..."
  *   "... SERIAL CLIENT/PORT cached NAME is ..."
  *   "... SERIAL CLIENT/PORT config NAME is NXDOMAIN"
- *   "... SERIAL CLIENT/PORT nftset add SET ADDR NAME"
- * plus start-up, warning and error lines without a serial.
+ *   "... SERIAL CLIENT/PORT nftset add 4 inet terok_shield allow_v4 ADDR DOMAIN"
+ * plus start-up, warning and error lines without a serial. Facts seen:
+ *   - the nftset line names the *configured* domain that matched
+ *     ("shield.test" for a query of "www.shield.test"), not the query name,
+ *     and comes just before the reply line of the same address;
+ *   - TCP queries are answered by a forked child: other pid, serial + 100n;
+ *   - names are printed as received (case kept, spaces possible,
+ *     "<name unprintable>"), answers may carry " (EDE: ...)";
+ *   - "reply error is REFUSED" / "config error is REFUSED" use the word
+ *     "error" as the name;
+ *   - set errors: "nftset inet terok_shield allow_v4 Error: No such file or directory".
  */
 #pragma once
 
@@ -35,6 +44,8 @@
 #define DNSMASQ_LOG_QTYPE_MAX 16
 /* Room for an nftset spec ("4#inet#terok_shield#allow_v4" or similar), plus NUL. */
 #define DNSMASQ_LOG_SET_MAX 128
+/* The splitter remembers this many stream bytes before each line end (for the log cursor). */
+#define DNSMASQ_LOG_TAIL_MAX 64
 /* Room for the "Mon DD HH:MM:SS" stamp, plus NUL. */
 #define DNSMASQ_LOG_STAMP_MAX 16
 
@@ -87,8 +98,10 @@ struct dnsmasq_log_rec {
 	enum dnsmasq_answer answer;  /* REPLY/CACHED/CONFIG */
 	struct addr_prefix addr;     /* ANSWER_ADDR, NFTSET: the address (host prefix) */
 	char answer_text[DNSMASQ_LOG_QTYPE_MAX]; /* ANSWER_OTHER: the answer word, cut to fit */
-	char set[DNSMASQ_LOG_SET_MAX];		 /* NFTSET: the set spec exactly as logged */
-	const char *set_name; /* NFTSET: points into set: its last '#' field ("allow_v4") */
+	/* NFTSET: the set spec as logged ("4 inet terok_shield allow_v4") */
+	char set[DNSMASQ_LOG_SET_MAX];
+	/* NFTSET: points into set: its last ' ' or '#' separated field ("allow_v4") */
+	const char *set_name;
 	/*
 	 * The message after "dnsmasq[PID]: " (or the whole line when there is
 	 * no such prefix): points into the caller's line, msg_len bytes, not
@@ -117,11 +130,21 @@ int dnsmasq_log_rec_set(const struct dnsmasq_log_rec *rec);
 
 /* One complete line handed out by the splitter. */
 struct dnsmasq_log_line {
-	const char *data;    /* the line without its '\n'; at most DNSMASQ_LOG_LINE_MAX bytes */
-	size_t len;	     /* bytes at data */
-	bool too_long;	     /* the line was longer: data holds its first bytes only */
+	const char *data; /* the line without its '\n'; at most DNSMASQ_LOG_LINE_MAX bytes */
+	size_t len;	  /* bytes at data */
+	/* The line was longer: data holds its first bytes only; treat it as a
+	 * DNSMASQ_LOG_TOO_LONG record (do not parse the cut prefix). */
+	bool too_long;
 	uint64_t full_len;   /* the line's real length (without '\n') */
 	uint64_t end_offset; /* stream offset just past this line's '\n' */
+	/*
+	 * The last tail_len stream bytes ending at end_offset ('\n' included;
+	 * tail_len = min(DNSMASQ_LOG_TAIL_MAX, bytes fed since init)), also for
+	 * an over-long line: hand them to log_cursor_advance(c, end_offset,
+	 * tail, tail_len).
+	 */
+	const char *tail;
+	size_t tail_len;
 };
 
 /* Called for each complete line; a negative return stops the feed and is returned. */
@@ -136,10 +159,12 @@ typedef int (*dnsmasq_log_line_fn)(const struct dnsmasq_log_line *line, void *ct
  */
 struct dnsmasq_log_split {
 	char buf[DNSMASQ_LOG_LINE_MAX];
-	size_t len;	   /* bytes of the unfinished line held in buf */
-	uint64_t partial;  /* real length of the unfinished line so far (>= len) */
-	uint64_t offset;   /* stream offset of the next byte fed */
-	uint64_t consumed; /* stream offset just past the last complete line */
+	size_t len;			 /* bytes of the unfinished line held in buf */
+	uint64_t partial;		 /* real length of the unfinished line so far (>= len) */
+	uint64_t offset;		 /* stream offset of the next byte fed */
+	uint64_t consumed;		 /* stream offset just past the last complete line */
+	char tail[DNSMASQ_LOG_TAIL_MAX]; /* the last bytes fed, oldest first */
+	size_t tail_len;
 };
 
 /* Start splitting at stream offset start (a cursor's offset, or 0). */

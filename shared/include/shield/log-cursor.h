@@ -13,6 +13,10 @@
  *   ino 1234567
  *   offset 98765
  *   tail 64 0123456789abcdef
+ *   collapse 65536          (optional: see log_cursor.collapse)
+ *
+ * The tailer takes each line's end offset and tail bytes from the
+ * splitter (struct dnsmasq_log_line: end_offset, tail, tail_len).
  */
 #pragma once
 
@@ -35,15 +39,24 @@ struct log_cursor {
 	uint64_t offset;    /* just past the last consumed line */
 	uint32_t tail_len;  /* bytes hashed, ending at offset (<= offset, <= LOG_CURSOR_TAIL_MAX) */
 	uint64_t tail_hash; /* log_cursor_hash of those bytes */
+	/*
+	 * Bytes about to be cut off the front of the log (nftsetd's rotation:
+	 * FALLOC_FL_COLLAPSE_RANGE keeps the inode, so dnsmasq keeps writing).
+	 * Write the cursor with collapse = N before collapsing, then with
+	 * offset - N and collapse 0 after: a crash in between is resolved by
+	 * log_cursor_decide, which finds the tail at either offset. 0 = none.
+	 */
+	uint64_t collapse;
 };
 
 /* 64-bit FNV-1a of len bytes (the tail hash). */
 uint64_t log_cursor_hash(const void *data, size_t len);
 
 /*
- * Move the cursor to offset, the end of a consumed line: tail is the line's
- * bytes ending exactly at offset (its '\n' included), of which the last
- * min(tail_len, LOG_CURSOR_TAIL_MAX, offset) are hashed.
+ * Move the cursor to offset, the end of a consumed line: tail holds the
+ * stream bytes ending exactly at offset (the splitter's line->tail, '\n'
+ * included), of which the last min(tail_len, LOG_CURSOR_TAIL_MAX, offset)
+ * are hashed. collapse is left as it is.
  */
 void log_cursor_advance(struct log_cursor *c, uint64_t offset, const void *tail, size_t tail_len);
 
@@ -67,6 +80,11 @@ struct log_file_state {
 	 * cursor's (same dev and inode) and size >= offset.
 	 */
 	uint64_t tail_hash;
+	/*
+	 * With a cursor whose collapse is N > 0: the hash of the tail_len
+	 * bytes ending at offset - N (only looked at when size >= offset - N).
+	 */
+	uint64_t tail_hash_collapsed;
 };
 
 enum log_cursor_action {
@@ -85,6 +103,7 @@ struct log_cursor_decision {
 	enum log_cursor_action action;
 	uint64_t offset; /* where to start reading the file at the path */
 	bool gap;	 /* lines may have been lost: report log.gap */
+	bool collapsed;	 /* CONTINUE: the pending collapse had happened (offset is offset - N) */
 };
 
 /*
