@@ -61,6 +61,11 @@ int nft_raw_elems_collect(struct nftnl_set *ns, int family, struct nft_raw_elems
 /* Pair start/end elements back into ranges, append them to out, and free acc. */
 int nft_raw_elems_finish(struct nft_raw_elems *acc, int family, struct nft_set *out);
 
+struct nft_sock;
+
+/* How many dumps on s were interrupted (NLM_F_DUMP_INTR) and redone; for tests. */
+uint64_t nft_sock_dump_restarts(const struct nft_sock *s);
+
 /*
  * Assembling decoded notifications into transactions (pure, no I/O): the
  * changes to shield's table are gathered until the NEWGEN that ends their

@@ -812,8 +812,9 @@ static void monitor_lost(struct nft_monitor *mon)
 	mon->lossy = true;
 }
 
-/* Decode and assemble every message of one datagram. */
-static int monitor_datagram(struct nft_monitor *mon, size_t len, nft_monitor_cb cb, void *data)
+/* Decode and assemble every message of one datagram; *lost when one did not decode. */
+static int monitor_datagram(struct nft_monitor *mon, size_t len, nft_monitor_cb cb, void *data,
+			    bool *lost)
 {
 	int left = (int)len;
 
@@ -829,9 +830,14 @@ static int monitor_datagram(struct nft_monitor *mon, size_t len, nft_monitor_cb 
 		if (r < 0) {
 			nft_notify_free(&n);
 			mon->stats.undecodable++;
-			/* A change we cannot read leaves the transaction incomplete. */
-			if (r != -EPROTONOSUPPORT)
+			/*
+			 * A change we cannot read may have been ours: the view is
+			 * incomplete, as after a loss.
+			 */
+			if (r != -EPROTONOSUPPORT) {
 				mon->txn.partial = true;
+				*lost = true;
+			}
 			continue;
 		}
 		mon->stats.messages++;
@@ -859,6 +865,7 @@ int nft_monitor_read(struct nft_monitor *mon, nft_monitor_cb cb, void *data,
 	for (;;) {
 		struct sockaddr_nl from;
 		socklen_t fromlen = sizeof(from);
+		bool lost = false;
 		ssize_t n;
 		int r;
 
@@ -887,9 +894,11 @@ int nft_monitor_read(struct nft_monitor *mon, nft_monitor_cb cb, void *data,
 		/* Only the kernel speaks on this group. */
 		if (fromlen != sizeof(from) || from.nl_family != AF_NETLINK || from.nl_pid != 0)
 			continue;
-		r = monitor_datagram(mon, (size_t)n, cb, data);
+		r = monitor_datagram(mon, (size_t)n, cb, data, &lost);
 		if (r < 0)
 			return r;
+		if (lost)
+			result = NFT_MONITOR_LOST;
 	}
 	/* Drained: once no transaction is half gathered, the loss is behind us. */
 	if (mon->lossy && mon->txn.n_changes == 0 && !mon->txn.group_open)

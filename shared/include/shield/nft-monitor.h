@@ -119,19 +119,24 @@ const char *nft_change_kind_name(enum nft_change_kind kind);
 struct nft_change {
 	enum nft_change_kind kind;
 	uint16_t msg_type; /* the NFT_MSG_* it was decoded from */
-	char name
-		[NFT_OBJ_NAME_MAX]; /* table (TABLE), chain (CHAIN, RULE) or set (SET, ELEM), else "" */
-	int set;		    /* enum nft_set_id of name for SET/ELEM changes, else -1 */
-	int chain;		    /* enum nft_chain_id of name for CHAIN/RULE, else -1 */
+	/* The table (TABLE), chain (CHAIN, RULE) or set (SET, ELEM) it is about, else "". */
+	char name[NFT_OBJ_NAME_MAX];
+	int set;   /* enum nft_set_id of name for SET/ELEM changes, else -1 */
+	int chain; /* enum nft_chain_id of name for CHAIN/RULE changes, else -1 */
 	bool has_handle;
 	uint64_t handle; /* rule handle (RULE), chain/set/table handle otherwise */
 	bool has_policy;
 	uint32_t policy; /* CHAIN: NF_ACCEPT or NF_DROP */
-	/* ELEM: the range with its timers, and as a prefix where it is one. */
-	struct nft_elem
-		elem; /* timers as announced: has_timeout, timeout_ms, has_expiration, expires_ms */
-	bool is_prefix; /* elem is exactly one CIDR prefix (a single address: /32, /128) */
-	struct addr_prefix prefix; /* that prefix; for another range, its first address */
+	/*
+	 * ELEM: the range (elem.first .. elem.last, family AF_INET/AF_INET6,
+	 * or 0 for a key that is no address) with the timers the kernel
+	 * announced (has_timeout/timeout_ms: the element's own timeout;
+	 * has_expiration/expires_ms: its remaining lifetime), and the same
+	 * range as a prefix where it is exactly one (198.18.9.9/32).
+	 */
+	struct nft_elem elem;
+	bool is_prefix;
+	struct addr_prefix prefix; /* is_prefix: that prefix; else the range's first address */
 };
 
 /* Cap on the changes buffered for one transaction; more make it partial. */
@@ -148,9 +153,11 @@ struct nft_txn {
 	const struct nft_change *changes;
 	size_t n_changes;
 	/*
-	 * Changes may be missing: the transaction had more than
-	 * NFT_TXN_CHANGES_MAX, or it was read after notifications were lost
-	 * (then nft_monitor_read returns NFT_MONITOR_LOST as well). Resync.
+	 * The changes may be incomplete: there were more than
+	 * NFT_TXN_CHANGES_MAX, a message did not decode, or notifications
+	 * were lost before this transaction ended (its first changes may
+	 * be missing, or belong to a transaction whose end was lost; the
+	 * writer named is the one whose NEWGEN arrived). Resync with a dump.
 	 */
 	bool partial;
 };
@@ -183,7 +190,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nft_monitor *, nft_monitor_close)
 /*
  * Called once per complete transaction that touched shield's table. txn
  * and everything it points to are valid during the call only. Return 0 to
- * go on, a negative errno to stop nft_monitor_read, which returns it.
+ * go on, or a negative errno to stop nft_monitor_read, which returns it;
+ * the rest of the datagram being read is then dropped, so treat it as a
+ * loss (resync) or close the monitor.
  */
 typedef int (*nft_monitor_cb)(const struct nft_txn *txn, void *data);
 
@@ -191,14 +200,17 @@ typedef int (*nft_monitor_cb)(const struct nft_txn *txn, void *data);
 #define NFT_MONITOR_LOST 1
 
 /*
- * Read every pending message until EAGAIN and call cb for each transaction
+ * Read every pending datagram until EAGAIN and call cb for each transaction
  * completed by a NEWGEN; changes of a transaction whose NEWGEN has not
- * arrived yet stay buffered for the next call. Returns 0, or
- * NFT_MONITOR_LOST when the kernel dropped notifications (recv ENOBUFS, or
- * a message larger than the read buffer): the transaction being gathered is
- * dropped, the ones read after the loss are delivered with partial set, and
- * the caller must resync with a full dump (nft_dump_ruleset) and report it.
- * A negative errno is a socket failure (err says which) or cb's own result.
+ * arrived yet stay buffered for the next call. Only datagrams from the
+ * kernel are read. Returns 0, or NFT_MONITOR_LOST when the kernel dropped
+ * notifications (recv ENOBUFS, a datagram larger than the read buffer, or
+ * a message that did not decode):
+ * the transaction being gathered is dropped, transactions completed after
+ * the loss (until the socket is drained with nothing half gathered) are
+ * delivered with partial set, and the caller must resync with a full dump
+ * (nft_dump_ruleset) and report it. A negative errno is a socket failure
+ * (err says which) or cb's own result.
  */
 int nft_monitor_read(struct nft_monitor *mon, nft_monitor_cb cb, void *data,
 		     struct shield_error *err);
