@@ -120,7 +120,6 @@ struct tail {
 	uint64_t rotations;		/* times nftsetd cut the log to --log-max */
 	uint64_t saved_offset;		/* what the cursor file says now (UINT64_MAX: unknown) */
 	struct log_cursor saved;
-	bool saved_collapse;
 	uint64_t saved_ms;
 	bool more;	  /* the last read stopped at the batch limit */
 	bool warned_path; /* said once that the path is not dnsmasq's file */

@@ -10,10 +10,9 @@
  *
  * The position is persisted in the bundle's nftsetd.cursor (log-cursor.h:
  * device, inode, offset past the last consumed line, a hash of the bytes
- * before it), plus nftsetd's own lines after that text:
+ * before it, a pending collapse), plus nftsetd's own lines after that text:
  *   lines N                         lines consumed since the cursor began
  *   batch OFF LINES DEV INO S0 S1   (a batch's events are being written)
- *   collapse LEN                    (the head is being cut, see below)
  * so a restart neither loses nor repeats a line, nor an event derived from
  * one (events.c). The cursor is written before a batch's events, lazily
  * otherwise (at most once per NFTSETD_CURSOR_INTERVAL_MS, on the timer, at
@@ -21,10 +20,11 @@
  *
  * Past --log-max the log is cut in place, keeping its inode:
  * fallocate(FALLOC_FL_COLLAPSE_RANGE) removes the consumed, block-aligned
- * head without losing a byte. The cursor is written first with the new
- * offset and "collapse LEN", so a crash in between is resolved by the tail
- * hash. Where the filesystem cannot collapse, the log is read to its end and
- * truncated, and a log.gap says lines written in between may be lost.
+ * head without losing a byte. The cursor is written first with
+ * "collapse LEN", so a crash on either side of the cut is resolved by the
+ * tail hash (log_cursor_decide). Where the filesystem cannot collapse, the
+ * log is read to its end and truncated, and a log.gap says lines written in
+ * between may be lost.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -108,10 +108,9 @@ struct saved_cursor {
 	uint64_t lines;
 	bool has_mark;
 	struct batch_mark mark;
-	uint64_t collapse; /* 0: none pending */
 };
 
-/* The text after log-cursor.h's five lines: nftsetd's own keys. */
+/* nftsetd's own lines after log-cursor.h's text. */
 static int parse_extra(const char *text, size_t len, struct saved_cursor *sc)
 {
 	size_t pos = 0;
@@ -137,8 +136,6 @@ static int parse_extra(const char *text, size_t len, struct saved_cursor *sc)
 			   line[used] == '\0' && g <= h) {
 			sc->has_mark = true;
 			sc->mark = (struct batch_mark){a, b, e, f, g, h};
-		} else if (sscanf(line, "collapse %llu%n", &a, &used) == 1 && line[used] == '\0') {
-			sc->collapse = a;
 		} else {
 			return -EINVAL;
 		}
@@ -158,10 +155,12 @@ static int cursor_read(struct container *c, struct saved_cursor *sc)
 	r = bundle_read_file(c->dirfd, LOG_CURSOR_FILE, 4096, &text, &len, &err);
 	if (r < 0)
 		return r == -ENOENT ? r : -EINVAL;
-	/* log-cursor.h's part is its first five lines. */
-	for (int i = 0; i < 5 && pos < len; i++) {
+	/* log-cursor.h's part: five lines and an optional "collapse" line. */
+	for (int i = 0; i < 6 && pos < len; i++) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 
+		if (i == 5 && (len - pos < 9 || memcmp(text + pos, "collapse ", 9) != 0))
+			break;
 		pos = nl ? (size_t)(nl - text) + 1 : len;
 	}
 	r = log_cursor_parse(text, pos, &sc->cur, &err);
@@ -181,7 +180,7 @@ static int cursor_write(struct container *c, uint64_t offset, const char *tail, 
 			const struct batch_mark *m, uint64_t collapse)
 {
 	struct shield_error err = {0};
-	struct log_cursor cur = {.dev = c->tail.dev, .ino = c->tail.ino};
+	struct log_cursor cur = {.dev = c->tail.dev, .ino = c->tail.ino, .collapse = collapse};
 	char text[LOG_CURSOR_TEXT_MAX + 256];
 	int n, r;
 
@@ -196,9 +195,6 @@ static int cursor_write(struct container *c, uint64_t offset, const char *tail, 
 			      " %" PRIu64 "\n",
 			      m->offset_before, m->lines_before, m->ev_dev, m->ev_ino, m->ev_start,
 			      m->ev_end);
-	if (collapse)
-		n += snprintf(text + n, sizeof(text) - (size_t)n, "collapse %" PRIu64 "\n",
-			      collapse);
 	/* Atomic, not durable: a crash of nftsetd keeps the page cache. */
 	r = bundle_write_file_mode(c->dirfd, LOG_CURSOR_FILE, text, (size_t)n, 0600,
 				   BUNDLE_WRITE_NOSYNC, &err);
@@ -209,7 +205,6 @@ static int cursor_write(struct container *c, uint64_t offset, const char *tail, 
 	c->tail.saved_offset = offset;
 	c->tail.saved_ms = daemon_now_ms();
 	c->tail.saved = cur;
-	c->tail.saved_collapse = collapse != 0;
 	return 0;
 }
 
@@ -355,8 +350,10 @@ static int on_line(const struct dnsmasq_log_line *line, void *arg)
 
 	c->tail.lines++;
 	if (line->too_long) {
-		nlog(LOG_PRIO_DEBUG, "%s: a log line of %" PRIu64 " bytes, kept its first %zu",
-		     container_label(c), line->full_len, line->len);
+		/* Nothing in a cut line can be trusted: counted, not parsed. */
+		nlog(LOG_PRIO_DEBUG, "%s: a log line of %" PRIu64 " bytes, not parsed",
+		     container_label(c), line->full_len);
+		return 0;
 	}
 	if (dnsmasq_log_parse_line(line->data, line->len, &rec) < 0 ||
 	    rec.kind == DNSMASQ_LOG_EMPTY || rec.kind == DNSMASQ_LOG_OTHER)
@@ -453,9 +450,9 @@ static void tail_cut(struct container *c)
 		     container_label(c), shield_strerror(negative_errno()));
 		return;
 	}
-	/* Cursor first, at the offset the cut will give; its hash says which happened. */
+	/* Cursor first, announcing the cut; its hash tells later whether it happened. */
 	if (tail_bytes(t->fd, t->split.consumed, tail, &tn) < 0 ||
-	    cursor_write(c, t->split.consumed - len, tail, tn, NULL, len) < 0)
+	    cursor_write(c, t->split.consumed, tail, tn, NULL, len) < 0)
 		return;
 	if (fallocate(wfd, FALLOC_FL_COLLAPSE_RANGE, 0, (off_t)len) == 0) {
 		t->split.offset -= len;
@@ -567,18 +564,16 @@ void tail_open(struct container *c)
 	fs.ino = (uint64_t)st.st_ino;
 	fs.size = (uint64_t)st.st_size;
 	if (have && fs.dev == sc.cur.dev && fs.ino == sc.cur.ino) {
-		/* A cut that may or may not have happened: the hash tells. */
-		if (sc.collapse && sc.cur.offset <= fs.size) {
-			fs.tail_hash = hash_at(fd, sc.cur.offset, sc.cur.tail_len, &hash_ok);
-			if (!hash_ok || fs.tail_hash != sc.cur.tail_hash) {
-				sc.cur.offset += sc.collapse;
-				sc.has_mark = false;
-			}
-		}
 		if (sc.cur.offset <= fs.size)
 			fs.tail_hash = hash_at(fd, sc.cur.offset, sc.cur.tail_len, &hash_ok);
+		/* A cut that may or may not have happened: the hash at either end tells. */
+		if (sc.cur.collapse && sc.cur.offset - sc.cur.collapse <= fs.size)
+			fs.tail_hash_collapsed = hash_at(fd, sc.cur.offset - sc.cur.collapse,
+							 sc.cur.tail_len, &hash_ok);
 	}
 	log_cursor_decide(have ? &sc.cur : NULL, &fs, false, &dec);
+	if (dec.collapsed)
+		sc.has_mark = false;
 	nlog(LOG_PRIO_DEBUG, "%s: dnsmasq.log: %s at %" PRIu64 " (%" PRIu64 " lines so far)",
 	     container_label(c), log_cursor_action_name(dec.action), dec.offset, t->lines);
 	if (dec.action == LOG_CURSOR_CONTINUE && sc.has_mark) {
@@ -661,7 +656,7 @@ void tail_check(struct container *c)
 		close(fd);
 	/* Same file: cut and grown again past our offset? The saved hash tells. */
 	if (t->fd >= 0 && t->saved_offset != UINT64_MAX && t->saved_offset > 0 &&
-	    t->saved.ino == t->ino && t->saved.dev == t->dev && !t->saved_collapse) {
+	    t->saved.ino == t->ino && t->saved.dev == t->dev && !t->saved.collapse) {
 		bool ok = false;
 		uint64_t h = hash_at(t->fd, t->saved.offset, t->saved.tail_len, &ok);
 
