@@ -818,7 +818,8 @@ int nft_raw_elems_collect(struct nftnl_set *ns, int family, struct nft_raw_elems
 		raw->has_timeout = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_TIMEOUT);
 		if (raw->has_timeout)
 			raw->timeout_ms = nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_TIMEOUT);
-		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
+		raw->has_expiration = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION);
+		if (raw->has_expiration)
 			raw->expires_ms = nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_EXPIRATION);
 	}
 	nftnl_set_elems_iter_destroy(it);
@@ -844,6 +845,7 @@ int nft_raw_elems_finish(struct nft_raw_elems *acc, int family, struct nft_set *
 		el.has_timeout = raw[i].has_timeout;
 		el.timeout_ms = raw[i].timeout_ms;
 		el.expires_ms = raw[i].expires_ms;
+		el.has_expiration = raw[i].has_expiration;
 		if (i + 1 < n && raw[i + 1].end) {
 			/* last = end - 1 */
 			memcpy(el.last, raw[i + 1].key, len);

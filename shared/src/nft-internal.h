@@ -9,6 +9,7 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 
+#include "shield/nft-monitor.h"
 #include "shield/nft-ruleset.h"
 
 /* nft's datatype ids for the set key types (nftables include/datatype.h). */
@@ -44,6 +45,7 @@ struct nft_raw_elem {
 	bool end;
 	bool has_timeout;
 	uint64_t timeout_ms;
+	bool has_expiration;
 	uint64_t expires_ms;
 };
 
@@ -58,3 +60,38 @@ int nft_raw_elems_collect(struct nftnl_set *ns, int family, struct nft_raw_elems
 
 /* Pair start/end elements back into ranges, append them to out, and free acc. */
 int nft_raw_elems_finish(struct nft_raw_elems *acc, int family, struct nft_set *out);
+
+struct nft_sock;
+
+/* How many dumps on s were interrupted (NLM_F_DUMP_INTR) and redone; for tests. */
+uint64_t nft_sock_dump_restarts(const struct nft_sock *s);
+
+/*
+ * Assembling decoded notifications into transactions (pure, no I/O): the
+ * changes to shield's table are gathered until the NEWGEN that ends their
+ * transaction; a set's elements are gathered per set and direction so an
+ * interval's start and end pair up even across messages.
+ */
+struct nft_txn_asm {
+	struct nft_change *changes;
+	size_t n_changes, cap_changes;
+	bool partial; /* a change was dropped (cap, memory, undecodable message) */
+	bool group_open;
+	enum nft_change_kind group_kind; /* ELEM_ADD or ELEM_DEL */
+	char group_set[NFT_OBJ_NAME_MAX];
+	struct nft_notify_elem *group;
+	size_t n_group, cap_group;
+};
+
+/*
+ * Feed one decoded message. Returns 1 when it was the NEWGEN ending a
+ * transaction that changed shield's table: out then points into a's buffers
+ * until nft_txn_asm_reset, which the caller calls once it is done with it.
+ */
+int nft_txn_asm_feed(struct nft_txn_asm *a, const struct nft_notify *n, struct nft_txn *out);
+
+/* Forget the transaction being gathered (after delivery, or when notifications were lost). */
+void nft_txn_asm_reset(struct nft_txn_asm *a);
+
+/* Release a's buffers and zero it. */
+void nft_txn_asm_free(struct nft_txn_asm *a);

@@ -35,6 +35,7 @@ struct nft_sock {
 	char *rbuf; /* NFT_RECV_BUF bytes for every answer read on this socket */
 	uint32_t portid;
 	uint32_t seq;
+	uint64_t dump_restarts; /* dumps redone because the ruleset changed under them */
 };
 
 int nft_sock_open(struct nft_sock **out, struct shield_error *err)
@@ -563,7 +564,46 @@ int nft_elems_delete(struct nft_sock *s, enum nft_set_id set, const struct addr_
 
 /* ---- dumps ------------------------------------------------------------ */
 
-/* Send one request and run cb over every answer until NLMSG_DONE or the ACK. */
+/* Whether buf holds the end (NLMSG_DONE or an error/ACK) of request seq. */
+static bool holds_end(const char *buf, size_t n, uint32_t seq)
+{
+	int left = (int)n;
+
+	for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, left);
+	     nlh = mnl_nlmsg_next(nlh, &left))
+		if (nlh->nlmsg_seq == seq &&
+		    (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR))
+			return true;
+	return false;
+}
+
+/*
+ * An interrupted dump (NLM_F_DUMP_INTR) still sends the rest of its parts:
+ * read them up to its end and drop them, so the next request on this
+ * socket reads its own answers, not this one's leftovers.
+ */
+static int drain_request(struct nft_sock *s, uint32_t seq, size_t n)
+{
+	while (!holds_end(s->rbuf, n, seq)) {
+		ssize_t got;
+		int r = wait_readable(s, NFT_ACK_TIMEOUT_MS);
+
+		if (r < 0)
+			return r;
+		got = mnl_socket_recvfrom(s->nl, s->rbuf, NFT_RECV_BUF);
+		if (got < 0)
+			return negative_errno();
+		n = (size_t)got;
+	}
+	return 0;
+}
+
+/*
+ * Send one request and run cb over every answer until NLMSG_DONE or the
+ * ACK. -EINTR: the dump was interrupted (NLM_F_DUMP_INTR, the ruleset
+ * changed while it ran); its remaining parts are drained, so the caller
+ * may simply dump again.
+ */
 static int request(struct nft_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	uint32_t seq = nlh->nlmsg_seq;
@@ -581,8 +621,13 @@ static int request(struct nft_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *
 		if (n < 0)
 			return negative_errno();
 		r = mnl_cb_run(s->rbuf, (size_t)n, seq, s->portid, cb, data);
+		if (r < 0 && errno == EINTR) {
+			s->dump_restarts++;
+			r = drain_request(s, seq, (size_t)n);
+			return r < 0 ? r : -EINTR;
+		}
 		if (r < 0)
-			return negative_errno(); /* EINTR = dump interrupted (NLM_F_DUMP_INTR) */
+			return negative_errno();
 		if (r == MNL_CB_STOP)
 			return 0;
 	}
@@ -854,6 +899,8 @@ int nft_dump_ruleset(struct nft_sock *s, struct nft_ruleset *rs, struct shield_e
 			r = get_genid(s, &after);
 		if (r >= 0 && before == after)
 			return 0;
+		if (r >= 0)
+			s->dump_restarts++;
 		nft_ruleset_free(rs);
 		if (r < 0 && r != -EINTR)
 			break;
@@ -867,19 +914,45 @@ int nft_dump_ruleset(struct nft_sock *s, struct nft_ruleset *rs, struct shield_e
 int nft_elems_list(struct nft_sock *s, enum nft_set_id set, struct nft_set *out,
 		   struct shield_error *err)
 {
-	int r;
+	int r = -EINTR;
 
-	memset(out, 0, sizeof(*out));
-	out->present = true;
-	r = dump_elems(s, set, out);
-	if (r < 0) {
-		free(out->elems);
+	/*
+	 * The kernel does not flag element dumps as interrupted the way it
+	 * flags table, chain, rule and set dumps (NLM_F_DUMP_INTR), and an
+	 * interval's start and end may come in different parts: a dump only
+	 * counts when the generation was the same before and after it, else it
+	 * is done again.
+	 */
+	for (int attempt = 0; attempt < NFT_DUMP_RETRIES && r == -EINTR; attempt++) {
+		uint32_t before = 0, after = 0;
+
 		memset(out, 0, sizeof(*out));
-		return shield_error_set(err, r, "listing set %s: %s", nft_set_name(set),
-					r == -ENOENT ? "no such set (is the shield table there?)"
-						     : strerror(-r));
+		out->present = true;
+		r = get_genid(s, &before);
+		if (r >= 0)
+			r = dump_elems(s, set, out);
+		if (r >= 0)
+			r = get_genid(s, &after);
+		if (r >= 0 && before != after) {
+			s->dump_restarts++;
+			r = -EINTR;
+		}
+		if (r < 0) {
+			free(out->elems);
+			memset(out, 0, sizeof(*out));
+		}
 	}
+	if (r < 0)
+		return shield_error_set(err, r, "listing set %s: %s", nft_set_name(set),
+					r == -ENOENT  ? "no such set (is the shield table there?)"
+					: r == -EINTR ? "the set kept changing during the dump"
+						      : strerror(-r));
 	return 0;
+}
+
+uint64_t nft_sock_dump_restarts(const struct nft_sock *s)
+{
+	return s->dump_restarts;
 }
 
 int nft_verify_table(struct nft_sock *s, const struct nft_ruleset *expected,

@@ -900,7 +900,7 @@ static int verify_set(enum nft_set_id id, const struct nft_set *exp, const struc
 			return shield_error_set(err, -EPROTO,
 						"set %s: static element %s is missing", name, text);
 		}
-		if (a->expires_ms || (a->has_timeout && a->timeout_ms)) {
+		if (a->has_expiration || a->expires_ms || (a->has_timeout && a->timeout_ms)) {
 			elem_text(e, text, sizeof(text));
 			return shield_error_set(
 				err, -EPROTO, "set %s: static element %s would expire", name, text);
@@ -912,7 +912,7 @@ static int verify_set(enum nft_set_id id, const struct nft_set *exp, const struc
 
 		if (set_find(exp, a))
 			continue;
-		if ((exp->flags & NFT_SET_TIMEOUT) && a->expires_ms)
+		if ((exp->flags & NFT_SET_TIMEOUT) && (a->has_expiration || a->expires_ms))
 			continue;
 		elem_text(a, text, sizeof(text));
 		return shield_error_set(err, -EPROTO, "set %s: unexpected element %s", name, text);

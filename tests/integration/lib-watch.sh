@@ -5,12 +5,12 @@
 # real dnsmasq and the real kernel; what it starts is cleaned up by lib.sh's
 # trap (start_bg, new_netns, init_tmp).
 
-# The nftsetd under test: $SHIELD_NFTSETD_BIN, else the one built beside shield.
-NFTSETD_BIN=${SHIELD_NFTSETD_BIN:-$(cd "$(dirname "$SHIELD_BIN")/.." 2>/dev/null && pwd)/nftsetd/nftsetd}
+# The nftsetd under test: $NFTSETD_BIN (ctest sets it), else the one built beside shield.
+NFTSETD_BIN=${NFTSETD_BIN:-$(cd "$(dirname "$SHIELD_BIN")/.." 2>/dev/null && pwd)/nftsetd/nftsetd}
 
 require_nftsetd() {
 	[[ -x $NFTSETD_BIN ]] ||
-		skip_or_fail "nftsetd not found at SHIELD_NFTSETD_BIN=$NFTSETD_BIN (build it first)"
+		skip_or_fail "nftsetd not found at NFTSETD_BIN=$NFTSETD_BIN (build it first)"
 }
 
 # A registry of this test's own (RUN, exported as SHIELD_RUNTIME_DIR for shield,

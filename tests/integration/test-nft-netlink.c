@@ -2,13 +2,16 @@
 /*
  * The netlink backend against the real kernel, in a private network
  * namespace: atomic replace, verification, static elements that never
- * expire, element writes, error mapping, and large sets.
+ * expire, element timers in dumps, dumps redone when the ruleset changed
+ * under them, element writes, error mapping, and large sets.
  */
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "nft-internal.h"
 #include "shield/nft-netlink.h"
 
 static struct addr_prefix P(const char *s) {
@@ -194,6 +198,153 @@ static void test_add_delete_elements(void **state)
 	nft_sock_close(s);
 }
 
+/* The element dump reports each element's own timeout and remaining time (nftsetd's expiry table). */
+static void test_dump_reports_timers(void **state)
+{
+	struct nft_sock *s = sock_or_fail();
+	struct nft_ruleset rs;
+	struct nft_set set;
+	struct shield_error err = {0};
+	struct addr_prefix dflt = P("198.18.7.7"), own = P("198.18.7.8"), none = P("198.18.7.9");
+	size_t seen = 0;
+
+	(void)state;
+	build(SHIELD_MODE_UP, &rs);
+	apply_or_fail(s, &rs);
+	nft_ruleset_free(&rs);
+	assert_int_equal(
+		nft_elems_add(s, NFT_SET_ALLOW_V4, &dflt, 1, NFT_TIMEOUT_SET_DEFAULT, &err), 0);
+	assert_int_equal(nft_elems_add(s, NFT_SET_ALLOW_V4, &own, 1, 60000, &err), 0);
+	assert_int_equal(nft_elems_add(s, NFT_SET_ALLOW_V4, &none, 1, 0, &err), 0);
+	assert_int_equal(nft_elems_list(s, NFT_SET_ALLOW_V4, &set, &err), 0);
+	for (size_t i = 0; i < set.n_elems; i++) {
+		const struct nft_elem *e = &set.elems[i];
+
+		if (e->first[2] != 7)
+			continue;
+		seen++;
+		switch (e->first[3]) {
+		case 7: /* the set's 30 minutes */
+			assert_true(e->has_expiration);
+			assert_true(e->expires_ms > 0 && e->expires_ms <= 1800000);
+			break;
+		case 8: /* its own minute */
+			assert_true(e->has_timeout);
+			assert_int_equal(e->timeout_ms, 60000);
+			assert_true(e->has_expiration);
+			assert_true(e->expires_ms > 0 && e->expires_ms <= 60000);
+			break;
+		case 9: /* never */
+			assert_true(e->has_timeout);
+			assert_int_equal(e->timeout_ms, 0);
+			assert_false(e->has_expiration);
+			break;
+		default:
+			fail_msg("unexpected element 198.18.7.%u", e->first[3]);
+		}
+	}
+	assert_int_equal(seen, 3);
+	free(set.elems);
+	/* The full dump carries the same timers. */
+	assert_int_equal(nft_dump_ruleset(s, &rs, &err), 0);
+	for (size_t i = 0; i < rs.sets[NFT_SET_ALLOW_V4].n_elems; i++) {
+		const struct nft_elem *e = &rs.sets[NFT_SET_ALLOW_V4].elems[i];
+
+		if (e->first[2] == 7 && e->first[3] == 8)
+			assert_true(e->has_timeout && e->timeout_ms == 60000 && e->has_expiration);
+	}
+	nft_ruleset_free(&rs);
+	nft_sock_close(s);
+}
+
+/* Another writer commits while we dump: every dump is redone until it is consistent. */
+struct churn {
+	atomic_bool done;
+	int writes;
+	uint8_t net; /* writes 198.19.NET.0, .1, ...: new elements, so each is a commit */
+};
+
+static void *churn_writer(void *arg)
+{
+	struct churn *c = arg;
+	struct nft_sock *w = sock_or_fail();
+	struct shield_error err = {0};
+
+	for (int i = 0; i < c->writes; i++) {
+		struct addr_prefix p = {
+			.family = AF_INET, .addr = {198, 19, c->net, (uint8_t)i}, .plen = 32};
+
+		if (nft_elems_add(w, NFT_SET_ALLOW_V4, &p, 1, 0, &err) < 0)
+			break;
+		usleep(3000); /* pacing, so a dump of the other set fits between two writes */
+	}
+	nft_sock_close(w);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/* Dump for as long as the writer commits elsewhere; returns how many dumps were redone. */
+static uint64_t dump_under_churn(struct nft_sock *s, bool full, size_t want)
+{
+	static uint8_t net;
+	struct churn c = {.writes = 30, .net = net++};
+	uint64_t before = nft_sock_dump_restarts(s);
+	struct shield_error err = {0};
+	size_t dumps = 0;
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, churn_writer, &c), 0);
+	while (!atomic_load(&c.done)) {
+		struct nft_ruleset rs;
+		struct nft_set set;
+
+		dumps++;
+		if (full) {
+			if (nft_dump_ruleset(s, &rs, &err) < 0)
+				fail_msg("full dump %zu: %s", dumps, err.msg);
+			assert_int_equal(rs.sets[NFT_SET_DENY_V4].n_elems, want);
+			nft_ruleset_free(&rs);
+		} else {
+			if (nft_elems_list(s, NFT_SET_DENY_V4, &set, &err) < 0)
+				fail_msg("dump %zu: %s", dumps, err.msg);
+			assert_int_equal(set.n_elems, want);
+			free(set.elems);
+		}
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	return nft_sock_dump_restarts(s) - before;
+}
+
+static void test_dumps_redone_under_churn(void **state)
+{
+	enum { N = 200 };
+	struct nft_sock *s = sock_or_fail();
+	struct nft_ruleset rs;
+	struct shield_error err = {0};
+	struct addr_prefix *many = calloc(N, sizeof(*many));
+
+	(void)state;
+	assert_non_null(many);
+	build(SHIELD_MODE_UP, &rs);
+	apply_or_fail(s, &rs);
+	nft_ruleset_free(&rs);
+	for (int i = 0; i < N; i++)
+		many[i] = (struct addr_prefix){.family = AF_INET,
+					       .addr = {100, 64, (uint8_t)(i / 256), (uint8_t)i},
+					       .plen = 32};
+	assert_int_equal(nft_elems_add(s, NFT_SET_DENY_V4, many, N, NFT_TIMEOUT_SET_DEFAULT, &err),
+			 0);
+	/*
+	 * The set dumped is one nobody writes to (N entries and the ruleset's
+	 * deny entry), so every dump must come back whole; the writes landed
+	 * during dumps, and those were done again.
+	 */
+	assert_true(dump_under_churn(s, false, N + 1) > 0);
+	assert_true(dump_under_churn(s, true, N + 1) > 0);
+	free(many);
+	nft_sock_close(s);
+}
+
 /* A kernel error names the message that caused it. */
 static void test_error_names_the_object(void **state)
 {
@@ -281,6 +432,8 @@ int main(void)
 		cmocka_unit_test(test_apply_twice_and_switch_modes),
 		cmocka_unit_test(test_static_elements_never_expire),
 		cmocka_unit_test(test_add_delete_elements),
+		cmocka_unit_test(test_dump_reports_timers),
+		cmocka_unit_test(test_dumps_redone_under_churn),
 		cmocka_unit_test(test_error_names_the_object),
 		cmocka_unit_test(test_large_set),
 	};

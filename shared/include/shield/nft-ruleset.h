@@ -50,6 +50,7 @@ struct nft_elem {
 	bool has_timeout;    /* the element carries its own timeout attribute */
 	uint64_t timeout_ms; /* its value (0 = never expires) */
 	uint64_t expires_ms; /* remaining time reported by the kernel, 0 = none */
+	bool has_expiration; /* the kernel reported expires_ms (0 then = expired, not yet collected) */
 };
 
 /* Elements are kept sorted by first address (ranges never overlap). */
