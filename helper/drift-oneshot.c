@@ -380,6 +380,13 @@ static int oneshot_container(const struct oneshot_src *src, json_t **out, struct
 
 		r = netns_call(src->nsfd, dump_in_netns, &a, err);
 	}
+	if (r == -EPERM && geteuid() != 0) {
+		shield_error_set(err, r,
+				 "%s: cannot enter its network namespace %s as a user; name it "
+				 "(shield drift %s) to go through podman's user namespace",
+				 who, src->netns, who);
+		goto out;
+	}
 	if (r < 0) {
 		shield_error_prefix(err, "%s: dumping the table in %s: ", who, src->netns);
 		goto out;
