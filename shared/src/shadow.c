@@ -259,6 +259,8 @@ struct shadow {
 	struct response resp;
 	int32_t child_pids[CHILD_PIDS];
 	size_t next_child;
+	uint64_t next_sweep;	/* monotonic ms: the earliest expiry (+ slack) noted */
+	uint64_t next_names_gc; /* monotonic ms */
 	uint64_t last_query_serial;
 	char last_query_type[DNSMASQ_LOG_QTYPE_MAX];
 };
@@ -266,6 +268,7 @@ struct shadow {
 #define BLOCKED_NAMES_MAX  4096
 #define RESPONSE_ADDRS_MAX SHIELD_EVENT_LIST_MAX
 #define RESPONSE_IDLE_MS   1000
+#define NAMES_GC_MS	   60000
 
 /* Copy text into a fixed buffer, cut to fit. */
 static void copy_text(char *dst, size_t size, const char *src)
@@ -706,6 +709,15 @@ static bool kelem_live(const struct kelem *e, uint64_t now)
 	return !e->has_expiry || e->expires_at > now;
 }
 
+/* An expiry was set: the tick need not look before the earliest one. */
+static void note_expiry(struct shadow *s, uint64_t at)
+{
+	uint64_t due = at + SHADOW_EXPIRY_SLACK_MS;
+
+	if (due < s->next_sweep)
+		s->next_sweep = due;
+}
+
 static void kernel_remove(struct shadow *s, struct kelem *e)
 {
 	enum nft_set_id set = e->key.set;
@@ -786,6 +798,8 @@ static void kelem_timers(struct shadow *s, struct kelem *e, const struct nft_ele
 	} else {
 		e->has_expiry = false;
 	}
+	if (e->has_expiry)
+		note_expiry(s, e->expires_at);
 }
 
 /* --------------------------------------------------------- dynamic entries */
@@ -874,11 +888,13 @@ static void event_elem(struct shield_event *ev, const struct ekey *k)
 enum verdict {
 	VERDICT_OK,
 	VERDICT_UNEXPLAINED,
+	VERDICT_OUTLIVED, /* unexplained: the answer that explained it has expired */
 	VERDICT_DENIED,
 };
 
 /* Judge an allow-set element; *domain: the denied or no-longer-allowed domain, if any. */
-static enum verdict judge_allow(const struct shadow *s, const struct ekey *k, const char **domain)
+static enum verdict judge_allow(const struct shadow *s, const struct ekey *k, uint64_t now,
+				const char **domain)
 {
 	const struct dentry *d;
 
@@ -892,6 +908,11 @@ static enum verdict judge_allow(const struct shadow *s, const struct ekey *k, co
 	d = dyn_find(s, k);
 	if (!d)
 		return VERDICT_UNEXPLAINED;
+	if (d->expires_at + SHADOW_EXPIRY_SLACK_MS <= now) {
+		/* Re-added with a longer timer than the answer had. */
+		*domain = d->domain[0] ? d->domain : NULL;
+		return VERDICT_OUTLIVED;
+	}
 	switch (dentry_policy(s, d)) {
 	case POLICY_ALLOWED:
 		return VERDICT_OK;
@@ -914,6 +935,9 @@ static int open_verdict(struct shadow *s, const struct kelem *e, enum verdict v,
 		return 0;
 	shield_event_init(&ev, v == VERDICT_DENIED ? SHIELD_EVENT_DRIFT_DENIED_PRESENT
 						   : SHIELD_EVENT_DRIFT_UNEXPLAINED);
+	if (v == VERDICT_OUTLIVED)
+		shield_event_set_detail(&ev, "the logged answer%s%s expired, the element stays",
+					domain ? " for " : "", domain ? domain : "");
 	event_elem(&ev, &e->key);
 	event_writer(&ev, e->has_writer, &e->writer);
 	if (domain)
@@ -923,6 +947,8 @@ static int open_verdict(struct shadow *s, const struct kelem *e, enum verdict v,
 					domain ? "answer for denied domain %s is in the allow set"
 					       : "address in deny.list is in the allow set",
 					domain);
+	else if (v == VERDICT_OUTLIVED)
+		; /* said above */
 	else if (domain)
 		shield_event_set_detail(&ev, "answer for %s, which no allowlist covers any more",
 					domain);
@@ -990,6 +1016,7 @@ int shadow_new(const struct shadow_config *cfg, struct shadow **out, struct shie
 	}
 	for (int i = 0; i < NFT_SET_COUNT; i++)
 		s->adopt[i] = true;
+	s->next_sweep = UINT64_MAX;
 	*out = s;
 	return 0;
 }
@@ -1090,6 +1117,25 @@ static void names_gc(struct shadow *s, uint64_t now)
 	}
 }
 
+/*
+ * Still full after the GC (more live names than the cap): forget a quarter
+ * of them, whichever the table holds first, so the next GC is far away and
+ * each new name costs O(1) amortised. Their next answer starts a new
+ * history (no rotation event for it).
+ */
+static void names_evict(struct shadow *s)
+{
+	size_t target = SHADOW_NAMES_MAX / 4 * 3;
+
+	HTAB_FOREACH(&s->names, i, n, nx)
+	{
+		if (s->names.n <= target)
+			break;
+		htab_remove(&s->names, n);
+		name_state_free(HTAB_ENTRY(n, struct name_state, node));
+	}
+}
+
 static int addr_cmp(const void *a, const void *b)
 {
 	const struct addr_prefix *x = a, *y = b;
@@ -1123,7 +1169,7 @@ static int response_finish(struct shadow *s, const struct shadow_now *now,
 		if (s->names.n >= SHADOW_NAMES_MAX)
 			names_gc(s, now->mono_ms);
 		if (s->names.n >= SHADOW_NAMES_MAX)
-			goto done;
+			names_evict(s);
 		st = calloc(1, sizeof(*st) + len + 1);
 		if (!st)
 			return -ENOMEM;
@@ -1317,6 +1363,7 @@ static int cached_answer(struct shadow *s, const struct dnsmasq_log_rec *rec,
 	snprintf(d->domain, sizeof(d->domain), "%s", match);
 	d->logged_at = now->mono_ms;
 	d->expires_at = now->mono_ms + (uint64_t)s->cfg.params.set_timeout * 1000;
+	note_expiry(s, d->expires_at);
 	shield_event_init(&ev, SHIELD_EVENT_DRIFT_STALE_ANSWER);
 	event_elem(&ev, &k);
 	copy_text(ev.domain, sizeof(ev.domain), rec->name);
@@ -1357,11 +1404,11 @@ static int nftset_add(struct shadow *s, const struct dnsmasq_log_rec *rec,
 	copy_text(d->domain, sizeof(d->domain), rec->name);
 	d->logged_at = now->mono_ms;
 	/* Re-adding a present element does not refresh its kernel timeout. */
+	d->expires_at = now->mono_ms + (uint64_t)s->cfg.params.set_timeout * 1000;
 	e = kernel_find(s, &k);
-	if (e && e->has_expiry && kelem_live(e, now->mono_ms))
+	if (e && e->has_expiry && kelem_live(e, now->mono_ms) && e->expires_at < d->expires_at)
 		d->expires_at = e->expires_at;
-	else
-		d->expires_at = now->mono_ms + (uint64_t)s->cfg.params.set_timeout * 1000;
+	note_expiry(s, d->expires_at);
 	ds = stats_for(s, rec->name);
 	if (ds)
 		ds->last_answer_wall = now->wall_ms;
@@ -1500,8 +1547,12 @@ static int check_sets(struct shadow *s, unsigned mask, const struct shadow_now *
 			continue;
 		e = kernel_find(s, &d->key);
 		if (e && kelem_live(e, t)) {
-			if (e->has_expiry)
+			/* The kernel's timer when it ends first (a re-add did not refresh
+			 * it), never a longer one somebody else set. */
+			if (e->has_expiry && e->expires_at < d->expires_at) {
 				d->expires_at = e->expires_at;
+				note_expiry(s, d->expires_at);
+			}
 		} else if (d->expires_at <= t + SHADOW_EXPIRY_SLACK_MS) {
 			dyn_remove(s, d);
 		}
@@ -1516,7 +1567,9 @@ static int check_sets(struct shadow *s, unsigned mask, const struct shadow_now *
 		if (!(live & (1u << e->key.set)) || !s->adopt[e->key.set] ||
 		    !set_is_allow(e->key.set) || !e->has_expiry || !ekey_is_host(&e->key) ||
 		    (e->has_writer && !writer_is_ours(s, &e->writer)) ||
-		    judge_allow(s, &e->key, &domain) != VERDICT_UNEXPLAINED || domain)
+		    judge_allow(s, &e->key, t, &domain) != VERDICT_UNEXPLAINED || domain ||
+		    e->expires_at >
+			    t + (uint64_t)s->cfg.params.set_timeout * 1000 + SHADOW_EXPIRY_SLACK_MS)
 			continue;
 		d = dyn_upsert(s, &e->key);
 		if (!d)
@@ -1524,6 +1577,7 @@ static int check_sets(struct shadow *s, unsigned mask, const struct shadow_now *
 		d->domain[0] = '\0';
 		d->logged_at = t;
 		d->expires_at = e->expires_at;
+		note_expiry(s, d->expires_at);
 	}
 	for (int id = 0; id < NFT_SET_COUNT; id++)
 		if (mask & (1u << id))
@@ -1538,7 +1592,7 @@ static int check_sets(struct shadow *s, unsigned mask, const struct shadow_now *
 
 		if (!(live & (1u << e->key.set)) || !set_is_allow(e->key.set) || !kelem_live(e, t))
 			continue;
-		v = judge_allow(s, &e->key, &domain);
+		v = judge_allow(s, &e->key, t, &domain);
 		r = open_verdict(s, e, v, domain, now, out);
 		if (r < 0)
 			return r;
@@ -1721,7 +1775,7 @@ int shadow_kernel_changes(struct shadow *s, const struct shadow_elem_change *cha
 			/* Our own writers are judged at the next dump, against the bundle. */
 			if (!set_is_allow(set) || ours || !s->set_known[set])
 				continue;
-			v = judge_allow(s, &k, &domain);
+			v = judge_allow(s, &k, now->mono_ms, &domain);
 			r = open_verdict(s, e, v, domain, now, out);
 			if (r < 0)
 				return r;
@@ -1766,22 +1820,35 @@ int shadow_tick(struct shadow *s, const struct shadow_now *now, struct shadow_ou
 		if (r < 0)
 			return r;
 	}
-	HTAB_FOREACH(&s->kernel, i, n, nx)
-	{
-		struct kelem *e = HTAB_ENTRY(n, struct kelem, node);
+	/* Nothing to forget before the earliest expiry: most ticks end here. */
+	if (t >= s->next_sweep) {
+		s->next_sweep = UINT64_MAX;
+		HTAB_FOREACH(&s->kernel, i, n, nx)
+		{
+			struct kelem *e = HTAB_ENTRY(n, struct kelem, node);
 
-		if (e->has_expiry && e->expires_at + SHADOW_EXPIRY_SLACK_MS <= t)
-			kernel_remove(s, e);
-	}
-	HTAB_FOREACH(&s->dyn, i, n, nx)
-	{
-		struct dentry *d = HTAB_ENTRY(n, struct dentry, node);
+			if (!e->has_expiry)
+				continue;
+			if (e->expires_at + SHADOW_EXPIRY_SLACK_MS <= t)
+				kernel_remove(s, e);
+			else
+				note_expiry(s, e->expires_at);
+		}
+		HTAB_FOREACH(&s->dyn, i, n, nx)
+		{
+			struct dentry *d = HTAB_ENTRY(n, struct dentry, node);
 
-		if (d->expires_at + SHADOW_EXPIRY_SLACK_MS <= t && !kernel_find(s, &d->key))
-			dyn_remove(s, d);
+			if (d->expires_at + SHADOW_EXPIRY_SLACK_MS > t)
+				note_expiry(s, d->expires_at);
+			else if (!kernel_find(s, &d->key))
+				dyn_remove(s, d);
+		}
 	}
-	if (s->names.n >= SHADOW_NAMES_MAX / 2)
-		names_gc(s, t);
+	if (t >= s->next_names_gc) {
+		s->next_names_gc = t + NAMES_GC_MS;
+		if (s->names.n >= SHADOW_NAMES_MAX / 2)
+			names_gc(s, t);
+	}
 	return 0;
 }
 

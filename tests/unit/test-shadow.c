@@ -784,6 +784,57 @@ static void test_readd_keeps_expiry(void **state)
 	nft_ruleset_free(&rs);
 }
 
+/* An answer explains its element until the answer's timer ends, not longer: re-added
+ * with a longer timeout, the element outlives it and is reported then. */
+static void test_outlived(void **state)
+{
+	static const char *const a[] = {"198.18.1.2"};
+	struct fix *f = *state;
+	struct nft_ruleset rs;
+	const struct shield_event *ev;
+
+	clean_start(f);
+	answer(f, 1, "allowed.shield.test", a, 1);
+	change(f, false, NFT_SET_ALLOW_V4, "198.18.1.2", 666, "nft");
+	assert_int_equal(n_kind(f, SHIELD_EVENT_DRIFT_MISSING), 1);
+	change(f, true, NFT_SET_ALLOW_V4, "198.18.1.2", 666, "nft");
+	/* Still within the answer's timer: explained (and no longer missing). */
+	assert_int_equal(n_kind(f, SHIELD_EVENT_DRIFT_UNEXPLAINED), 0);
+	assert_true(shadow_clean(f->s));
+	rs_build(f, &rs);
+	rs_add(&rs, NFT_SET_ALLOW_V4, "198.18.1.2", 10 * T_MS);
+	dump(f, &rs, NULL);
+	assert_true(shadow_clean(f->s));
+	nft_ruleset_free(&rs);
+	reset(f);
+	advance(f, T_MS + SHADOW_EXPIRY_SLACK_MS);
+	assert_int_equal(shadow_tick(f->s, &f->now, &f->out), 0);
+	rs_build(f, &rs);
+	rs_add(&rs, NFT_SET_ALLOW_V4, "198.18.1.2", 9 * T_MS);
+	dump(f, &rs, NULL);
+	assert_int_equal(f->out.n_events, 1);
+	ev = event_of(f, SHIELD_EVENT_DRIFT_UNEXPLAINED);
+	assert_string_equal(ev->ip, "198.18.1.2");
+	assert_non_null(strstr(ev->detail, "expired"));
+	assert_int_equal(ev->pid, 666); /* the writer the notification named */
+	nft_ruleset_free(&rs);
+}
+
+/* After a log gap, an element with a timer longer than the set's is not adopted. */
+static void test_adoption_limits(void **state)
+{
+	struct fix *f = *state;
+	struct nft_ruleset rs;
+
+	rs_build(f, &rs);
+	rs_add(&rs, NFT_SET_ALLOW_V4, "198.18.1.2", T_MS / 2);
+	rs_add(&rs, NFT_SET_ALLOW_V4, "198.18.1.3", 100 * T_MS);
+	dump(f, &rs, NULL);
+	assert_int_equal(f->out.n_events, 1);
+	assert_string_equal(event_of(f, SHIELD_EVENT_DRIFT_UNEXPLAINED)->ip, "198.18.1.3");
+	nft_ruleset_free(&rs);
+}
+
 static void test_denied_present(void **state)
 {
 	static const char *const a[] = {"198.18.1.2"};
@@ -1130,6 +1181,8 @@ int main(void)
 		T(test_missing_dynamic),
 		T(test_dump_race),
 		T(test_readd_keeps_expiry),
+		T(test_outlived),
+		T(test_adoption_limits),
 		T(test_denied_present),
 		T(test_stale_answer),
 		T(test_ruleset_tampered),

@@ -171,11 +171,16 @@ int shadow_kernel_set(struct shadow *s, enum nft_set_id id, const struct nft_set
 /*
  * The element changes of one committed transaction, attributed to writer
  * (NULL = unknown). Updates the kernel view and checks the touched
- * elements at once: an add nobody explains is drift.unexplained naming the
- * writer unless the writer is this container's dnsmasq or shield itself
- * (comm "shield", "shield-hook" or "nftsetd"); a delete of a static or
- * unexpired dynamic entry, or of a deny entry, is drift.missing (+ repair
- * for static and deny entries). Returns 0 or -ENOMEM.
+ * elements at once: an add nobody explains is drift.unexplained (or
+ * drift.denied_present) naming the writer; a delete of a static or
+ * unexpired dynamic entry, or of a deny entry, is drift.missing naming the
+ * writer (+ repair for static and deny entries). Changes by "our" writers
+ * are not judged here but at the next dump, against the bundle and the log
+ * as they are then (their adds race the log line, their deletes the
+ * bundle change): this container's dnsmasq (dnsmasq_pid, or a pid seen in
+ * its log lines: its TCP children), or comm "dnsmasq", "shield",
+ * "shield-hook", "nftsetd". Notifications before the first dump of a set
+ * only update the view. Returns 0 or -ENOMEM.
  */
 int shadow_kernel_changes(struct shadow *s, const struct shadow_elem_change *changes, size_t n,
 			  const struct shadow_writer *writer, const struct shadow_now *now,
