@@ -32,6 +32,8 @@ static const struct {
 	{"status", cmd_status, "the mode and health of shielded containers"},
 	{"logs", cmd_logs, "audit entries of shielded containers, in time order"},
 	{"profiles", cmd_profiles, "list the allowlist profiles, or show one"},
+	{"watch", cmd_watch, "follow nftsetd's events live (a view on a terminal, else JSON)"},
+	{"drift", cmd_drift, "report drift between allowlists, DNS answers and the kernel"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "nftsetd-client.h"
+#include "shield/registry.h"
+
+#define NFTSETD_SOCKET_NAME "nftsetd.sock"
+
+int nftsetd_socket_path(char *out, size_t size, struct shield_error *err)
+{
+	const char *env = getenv("SHIELD_NFTSETD_SOCKET");
+	char dir[PATH_MAX];
+	int r;
+
+	if (env && *env) {
+		if ((size_t)snprintf(out, size, "%s", env) >= size)
+			return shield_error_set(err, -ENAMETOOLONG,
+						"SHIELD_NFTSETD_SOCKET is too long");
+		return 0;
+	}
+	r = registry_runtime_dir(dir, sizeof(dir), err);
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(out, size, "%s/" NFTSETD_SOCKET_NAME, dir) >= size)
+		return shield_error_set(err, -ENAMETOOLONG, "nftsetd socket path is too long");
+	return 0;
+}
+
+int nftsetd_connect(const char *path, struct shield_error *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+	size_t len = strlen(path);
+
+	if (len >= sizeof(sa.sun_path))
+		return shield_error_set(err, -ENAMETOOLONG,
+					"nftsetd socket path %s is longer than %zu bytes", path,
+					sizeof(sa.sun_path) - 1);
+	memcpy(sa.sun_path, path, len + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return shield_error_set(err, negative_errno(), "socket: %s",
+					shield_strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = negative_errno();
+
+		/* No socket file, or a file nobody listens on (nftsetd died). */
+		if (r == -ENOENT || r == -ECONNREFUSED)
+			return shield_error_set(err, -ENOENT,
+						"nftsetd is not running (no socket at %s; start it "
+						"with `systemctl start nftsetd` or run `nftsetd`)",
+						path);
+		return shield_error_set(err, r, "cannot connect to nftsetd at %s: %s", path,
+					shield_strerror(r));
+	}
+	return TAKE_FD(fd);
+}
+
+/* Write all of buf, retrying short writes and EINTR. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int nftsetd_send_request(int fd, const char *request, const char *container,
+			 struct shield_error *err)
+{
+	json_t *o = json_pack("{ss}", "request", request);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r;
+
+	if (o && container && json_object_set_new(o, "container", json_string(container)) < 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	if (!text)
+		return shield_error_set(err, -EINVAL, "request: container name is not valid UTF-8");
+	len = strlen(text);
+	text[len] = '\n'; /* the NUL becomes the line's end; len + 1 bytes go out */
+	r = write_all(fd, text, len + 1);
+	if (r < 0)
+		return shield_error_set(err, r, "sending the %s request to nftsetd: %s", request,
+					shield_strerror(r));
+	return 0;
+}
+
+void line_reader_init(struct line_reader *r, int fd)
+{
+	r->fd = fd;
+	r->len = 0;
+	r->skip = 0;
+	r->eof = false;
+}
+
+/*
+ * Until buf holds a newline (the first one, or the last one when last):
+ * 1 and *nl set, 0 end of stream, -EAGAIN, -EMSGSIZE, -errno. Bytes handed
+ * out last time are dropped first.
+ */
+static int line_reader_fill(struct line_reader *r, bool last, char **nl)
+{
+	if (r->skip > 0) {
+		memmove(r->buf, r->buf + r->skip, r->len - r->skip);
+		r->len -= r->skip;
+		r->skip = 0;
+	}
+	for (;;) {
+		ssize_t n;
+
+		*nl = last ? memrchr(r->buf, '\n', r->len) : memchr(r->buf, '\n', r->len);
+		if (*nl)
+			return 1;
+		if (r->len >= NFTSETD_LINE_MAX + 1)
+			return -EMSGSIZE;
+		if (r->eof)
+			return 0;
+		n = recv(r->fd, r->buf + r->len, sizeof(r->buf) - r->len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EWOULDBLOCK ? -EAGAIN : negative_errno();
+		}
+		if (n == 0) {
+			r->eof = true;
+			return 0;
+		}
+		r->len += (size_t)n;
+	}
+}
+
+int line_reader_next(struct line_reader *r, char **line, size_t *len)
+{
+	char *nl;
+	int n = line_reader_fill(r, false, &nl);
+
+	if (n <= 0)
+		return n;
+	*nl = '\0';
+	*line = r->buf;
+	if (len)
+		*len = (size_t)(nl - r->buf);
+	r->skip = (size_t)(nl - r->buf) + 1;
+	return 1;
+}
+
+int line_reader_lines(struct line_reader *r, char **data, size_t *len)
+{
+	char *nl;
+	int n = line_reader_fill(r, true, &nl);
+
+	if (n <= 0)
+		return n;
+	*data = r->buf;
+	*len = (size_t)(nl - r->buf) + 1;
+	r->skip = *len;
+	return 1;
+}
+
+/* Parse one line of the server's as a JSON object; its {"error":...} is -EPROTO. */
+static int parse_answer(const char *line, size_t len, json_t **out, struct shield_error *err)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *e;
+
+	if (!o || !json_is_object(o)) {
+		json_decref(o);
+		return shield_error_set(err, -EPROTO,
+					"nftsetd sent a line that is not a JSON "
+					"object");
+	}
+	e = json_object_get(o, "error");
+	if (e) {
+		shield_error_set(err, -EPROTO, "nftsetd: %s",
+				 json_is_string(e) ? json_string_value(e) : "error");
+		json_decref(o);
+		return -EPROTO;
+	}
+	*out = o;
+	return 0;
+}
+
+/* One line from the server, or an error naming what went wrong. */
+static int read_answer(struct line_reader *r, json_t **out, struct shield_error *err)
+{
+	char *line;
+	size_t len;
+	int n = line_reader_next(r, &line, &len);
+
+	if (n == 0)
+		return shield_error_set(err, -ECONNRESET,
+					"nftsetd closed the connection without an answer");
+	if (n == -EMSGSIZE)
+		return shield_error_set(err, n, "nftsetd sent a line over %d bytes",
+					NFTSETD_LINE_MAX);
+	if (n < 0)
+		return shield_error_set(err, n, "reading from nftsetd: %s", shield_strerror(n));
+	return parse_answer(line, len, out, err);
+}
+
+int nftsetd_report(const char *path, const char *container, json_t **out, struct shield_error *err)
+{
+	_cleanup_free_ struct line_reader *r = malloc(sizeof(*r));
+	_cleanup_close_ int fd = -1;
+	json_t *report = NULL;
+	int n;
+
+	if (!r)
+		return shield_error_set(err, -ENOMEM, "out of memory");
+	fd = nftsetd_connect(path, err);
+	if (fd < 0)
+		return fd;
+	n = nftsetd_send_request(fd, "report", container, err);
+	if (n < 0)
+		return n;
+	line_reader_init(r, fd);
+	n = read_answer(r, &report, err);
+	if (n < 0)
+		return n;
+	if (!json_is_array(json_object_get(report, "containers"))) {
+		json_decref(report);
+		return shield_error_set(err, -EPROTO, "nftsetd's report has no \"containers\"");
+	}
+	*out = report;
+	return 0;
+}
+
+int nftsetd_subscribe(const char *path, const char *container, struct line_reader *r,
+		      struct shield_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	json_t *ack = NULL;
+	int n;
+
+	fd = nftsetd_connect(path, err);
+	if (fd < 0)
+		return fd;
+	n = nftsetd_send_request(fd, "subscribe", container, err);
+	if (n < 0)
+		return n;
+	line_reader_init(r, fd);
+	n = read_answer(r, &ack, err);
+	if (n < 0)
+		return n;
+	n = json_is_true(json_object_get(ack, "subscribed"));
+	json_decref(ack);
+	if (!n)
+		return shield_error_set(err, -EPROTO, "nftsetd did not confirm the subscription");
+	return TAKE_FD(fd);
+}
+
+const char *nftsetd_selector(const struct cli_target *t)
+{
+	return t->id ? t->id : t->state_dir;
+}
