@@ -96,6 +96,7 @@ done
 [[ $(report | jq '.containers | length') == "$N" ]] || die "nftsetd did not attach all $N"
 sleep 12 # a few resync periods (5 s): every container dumped at least twice
 RSSN=$(rss_kb "$NFTSETD_PID")
+REPORT_BYTES=$(report | wc -c)
 
 # --------------------------------------------------------------- idle wake-ups
 S0=$(switches "$NFTSETD_PID")
@@ -144,6 +145,7 @@ cat <<EOF
 | RSS, empty registry | ${RSS0} KiB |
 | RSS, $N containers attached | ${RSSN} KiB |
 | RSS per container | $(((RSSN - RSS0) / N)) KiB |
+| report of all containers (one line) | $REPORT_BYTES bytes |
 | idle wake-ups (voluntary context switches) over ${IDLE_S} s | $((S1 - S0)) ($(awk -v n=$((S1 - S0)) -v s="$IDLE_S" 'BEGIN { printf "%.2f", n / s }')/s; also $((P1 - P0)) preemptions) |
 | CPU time while idle (a dump of every namespace each 5 s) | $((C1 - C0)) ms over ${IDLE_S} s |
 | $LINES log lines read in | ${MS} ms ($((LINES * 1000 / MS)) lines/s) |
