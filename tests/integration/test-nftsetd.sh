@@ -278,6 +278,12 @@ check "its container process gone: reported (watch.detached) and dropped" \
 check "... and pod is gone from the report" wait_for bash -c 'printf "%s\n" "{\"request\":\"report\"}" | socat -t5 - "UNIX-CONNECT:$1" |
 	jq -e "[.containers[].name] == [\"web\"]" >/dev/null' _ "$SOCK"
 
+kill -HUP "$NFTSETD_PID"
+check "SIGHUP rescans the registry and changes nothing that did not change" \
+	bash -c 'for _ in $(seq 100); do grep -q "SIGHUP: rescanning" "$1" && break; sleep 0.1; done
+		printf "%s\n" "{\"request\":\"report\"}" | socat -t5 - "UNIX-CONNECT:$2" |
+		jq -e "[.containers[].name] == [\"web\"]" >/dev/null && grep -q "SIGHUP: rescanning" "$1"' _ "$NLOG" "$SOCK"
+
 # ------------------------------------------------------------ ruleset.tampered
 in_ns "$CLIENT_NS" nft add chain inet terok_shield output '{ type filter hook output priority 0; policy accept; }'
 check "the output chain's policy changed: ruleset.tampered" expect_event "$WEB" '.kind == "ruleset.tampered"'
