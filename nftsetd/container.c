@@ -43,8 +43,34 @@ struct container *container_find_id(struct daemon *d, const char *id)
 	return NULL;
 }
 
+/* Take what nftsetd needs of e: 0 or -ENOMEM (dst untouched). */
+static int entry_set(struct watched_entry *dst, const struct registry_entry *e)
+{
+	char *state_dir = strdup(e->state_dir), *netns = strdup(e->netns);
+
+	if (!state_dir || !netns) {
+		free(state_dir);
+		free(netns);
+		return -ENOMEM;
+	}
+	free(dst->state_dir);
+	free(dst->netns);
+	memcpy(dst->id, e->id, sizeof(dst->id));
+	memcpy(dst->name, e->name, sizeof(dst->name));
+	memcpy(dst->source, e->source, sizeof(dst->source));
+	dst->state_dir = state_dir;
+	dst->netns = netns;
+	dst->netns_dev = e->netns_dev;
+	dst->netns_ino = e->netns_ino;
+	dst->pid = e->pid;
+	dst->dnsmasq_pid = e->dnsmasq_pid;
+	return 0;
+}
+
 static void container_free(struct container *c)
 {
+	free(c->e.state_dir);
+	free(c->e.netns);
 	shadow_free(c->shadow);
 	if (c->dirfd >= 0)
 		close(c->dirfd);
@@ -305,11 +331,14 @@ int container_attach(struct daemon *d, const struct registry_entry *e, struct sh
 	if (!c)
 		return shield_error_set(err, -ENOMEM, "out of memory");
 	c->d = d;
-	c->e = *e;
 	c->dirfd = c->nsfd = -1;
 	c->tail.fd = -1;
-	if (!ns_alive(c, why, sizeof(why))) {
+	if (entry_set(&c->e, e) < 0) {
 		free(c);
+		return shield_error_set(err, -ENOMEM, "out of memory");
+	}
+	if (!ns_alive(c, why, sizeof(why))) {
+		container_free(c);
 		return shield_error_set(err, -ESRCH, "network namespace gone (%s): entry dropped",
 					why);
 	}
@@ -386,7 +415,10 @@ void container_update(struct container *c, const struct registry_entry *e)
 	nlog(LOG_PRIO_INFO, "%s: registry entry changed: dnsmasq pid %d -> %d", container_label(c),
 	     (int)c->e.dnsmasq_pid, (int)e->dnsmasq_pid);
 	tail_read(c); /* lines of the old dnsmasq first */
-	c->e = *e;
+	if (entry_set(&c->e, e) < 0) {
+		nlog(LOG_PRIO_ERR, "%s: out of memory for the registry entry", container_label(c));
+		return;
+	}
 	/* A restarted dnsmasq (shield allow/deny) comes with a changed bundle. */
 	if (load_config(c, false, &err) < 0)
 		nlog(LOG_PRIO_ERR, "%s: bundle: %s (the old config stays)", container_label(c),

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -267,6 +268,12 @@ static void on_tick(uv_timer_t *t)
 		next = c->next; /* container_tick may detach c */
 		container_tick(c);
 	}
+	/*
+	 * Dumps, reads and reports allocate and free between long-lived
+	 * allocations; give the whole free pages in between back, so an idle
+	 * daemon's RSS is what its containers hold.
+	 */
+	malloc_trim(0);
 }
 
 static void on_more(uv_idle_t *h)

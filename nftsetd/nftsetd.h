@@ -144,10 +144,21 @@ struct fdwatch *fdwatch_new(struct container *c, int fd, bool own_fd, uv_poll_cb
 /* Close (NULL is fine). */
 void fdwatch_close(struct fdwatch *w);
 
+/* What nftsetd keeps of a registry entry: its paths on the heap, not in PATH_MAX arrays. */
+struct watched_entry {
+	char id[OCI_ID_MAX + 1];
+	char name[128];
+	char source[16];
+	char *state_dir;
+	char *netns;
+	uint64_t netns_dev, netns_ino;
+	pid_t pid, dnsmasq_pid;
+};
+
 struct container {
 	struct container *next, *prev;
 	struct daemon *d;
-	struct registry_entry e;
+	struct watched_entry e;
 	int dirfd;	     /* the bundle */
 	int nsfd;	     /* the network namespace */
 	uint64_t bundle_sig; /* identity of the bundle files the config came from */

@@ -119,6 +119,13 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 	client_close(cl, NULL);
 }
 
+static void on_answer_timeout(uv_timer_t *t)
+{
+	struct client *cl = t->data;
+
+	client_close(cl, "did not read its answer within 10 seconds");
+}
+
 /* Send one line and end the conversation once it is out. */
 static void client_answer_close(struct client *cl, const char *line, size_t len)
 {
@@ -127,6 +134,8 @@ static void client_answer_close(struct client *cl, const char *line, size_t len)
 	cl->answered = true;
 	if (!client_send(cl, line, len))
 		return;
+	/* A client that never reads its answer must not keep its slot. */
+	uv_timer_start(&cl->timer, on_answer_timeout, NFTSETD_REQUEST_TIMEOUT_MS, 0);
 	req = malloc(sizeof(*req));
 	if (!req || uv_shutdown(req, (uv_stream_t *)&cl->pipe, on_shutdown) < 0) {
 		free(req);

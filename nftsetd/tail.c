@@ -278,11 +278,15 @@ static int open_path(struct container *c, struct stat *st)
 
 	if (fd < 0)
 		return negative_errno();
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		int r = S_ISREG(st->st_mode) ? negative_errno() : -EINVAL;
+	if (fstat(fd, st) < 0) {
+		int r = negative_errno();
 
 		close(fd);
 		return r;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -EINVAL;
 	}
 	return fd;
 }
@@ -602,8 +606,10 @@ void tail_open(struct container *c)
 		}
 	}
 	tail_follow(c, fd, &st, dec.offset);
-	if (dec.action == LOG_CURSOR_CONTINUE && dec.offset == sc.cur.offset)
+	if (dec.action == LOG_CURSOR_CONTINUE && dec.offset == sc.cur.offset && !sc.cur.collapse) {
 		t->saved_offset = dec.offset;
+		t->saved = sc.cur;
+	}
 	if (dec.gap)
 		tail_gap(c,
 			 "dnsmasq.log is not the file the cursor names (%s while nftsetd was "

@@ -244,6 +244,11 @@ say "    (dnsmasq.down stamped $(($(date -d "$DOWN_TS" +%s%3N) - KILLED_AT)) ms 
 check "report: two's dnsmasq not alive, its dnsmasq.down check open" \
 	rep_has two '(.dnsmasq.alive == false) and (.clean == false) and
 		(.checks[] | select(.kind == "dnsmasq.down") | .state == "open" and .count == 1)'
+# A restarted dnsmasq (as `shield allow` does it) rewrites the entry with its pid.
+shield attach --netns "$(netns_path "$TWO_NS")" two >/dev/null || die "second attach of two failed"
+check "a restarted dnsmasq is taken from the rewritten entry: alive, dnsmasq.down resolved" \
+	wait_for rep_has two "(.dnsmasq.alive == true) and (.dnsmasq.pid == $(cat "$TWO/dnsmasq.pid")) and
+		(.checks[] | select(.kind == \"dnsmasq.down\") | .state == \"ok\" and .count == 1)"
 shield detach two >/dev/null || die "detach two failed"
 check "an entry removed: watch.detached" expect_event "$TWO" '.kind == "watch.detached"'
 check "... and two is gone from the report" wait_for bash -c 'printf "%s\n" "{\"request\":\"report\"}" | socat -t5 - "UNIX-CONNECT:$1" |
@@ -272,6 +277,12 @@ check "its container process gone: reported (watch.detached) and dropped" \
 	expect_event "$POD" '.kind == "watch.detached" and (.detail | test("namespace gone"))'
 check "... and pod is gone from the report" wait_for bash -c 'printf "%s\n" "{\"request\":\"report\"}" | socat -t5 - "UNIX-CONNECT:$1" |
 	jq -e "[.containers[].name] == [\"web\"]" >/dev/null' _ "$SOCK"
+
+kill -HUP "$NFTSETD_PID"
+check "SIGHUP rescans the registry and changes nothing that did not change" \
+	bash -c 'for _ in $(seq 100); do grep -q "SIGHUP: rescanning" "$1" && break; sleep 0.1; done
+		printf "%s\n" "{\"request\":\"report\"}" | socat -t5 - "UNIX-CONNECT:$2" |
+		jq -e "[.containers[].name] == [\"web\"]" >/dev/null && grep -q "SIGHUP: rescanning" "$1"' _ "$NLOG" "$SOCK"
 
 # ------------------------------------------------------------ ruleset.tampered
 in_ns "$CLIENT_NS" nft add chain inet terok_shield output '{ type filter hook output priority 0; policy accept; }'
@@ -383,6 +394,9 @@ for i in $(seq 5); do ask "$LOAD_NS" "later$i.load.test"; done
 check "... and dnsmasq's lines are still read" \
 	expect_event "$LOAD" '.kind == "blocked_query" and .domain == "later5.load.test"'
 check "nftsetd survived all of it" kill -0 "$NFTSETD_PID"
+in_ns "$LOAD_NS" nft delete table inet terok_shield
+check "the table deleted: ruleset.tampered" \
+	expect_event "$LOAD" '.kind == "ruleset.tampered" and (.comm == "nft" or (.detail | test("table")))'
 
 stop_nftsetd
 check "SIGTERM after the stress: exit 0, the loop closed cleanly" test "$NFTSETD_RC" = 0
