@@ -348,16 +348,24 @@ container_state() {
 	pod inspect --format '{{.State.Status}}' "$1" 2>/dev/null || true
 }
 
+# ctr_netns NAME: the network namespace file of a running container
+# (/proc/PID/ns/net), for lib.sh's in_ns and the helpers built on it.
+ctr_netns() {
+	local pid
+	pid=$(container_pid "$1") || {
+		say "    no running container $1"
+		return 1
+	}
+	printf '/proc/%s/ns/net\n' "$pid"
+}
+
 # in_container_netns NAME CMD...: a host command inside the container's
 # network namespace (as host root; also works for rootless containers).
 in_container_netns() {
-	local name=$1 pid
+	local name=$1 ns
 	shift
-	pid=$(container_pid "$name") || {
-		say "    no running container $name"
-		return 1
-	}
-	nsenter -t "$pid" -n "$@"
+	ns=$(ctr_netns "$name") || return 1
+	in_ns "$ns" "$@"
 }
 
 # wait_for TIMEOUT_S CMD...: poll CMD every 0.1 s until it succeeds (only
