@@ -24,6 +24,10 @@
 # Every host answers TCP on $TCP_PORT (and the gateway also on $GW_PORT) with
 # one line "shield-token ADDR" (':' written as '_'), so a test knows it reached the right host.
 
+# Sourced once: lib-podman.sh sources it too.
+[[ -z ${_SHIELD_LIB_SH:-} ]] || return 0
+_SHIELD_LIB_SH=1
+
 # Addresses of the world (see above).
 readonly PUB_ALLOWED=198.18.1.2
 readonly PUB_OTHER=198.18.1.3
@@ -167,6 +171,18 @@ trap 'exit 143' TERM
 init_tmp() {
 	TMP=$(mktemp -d "/tmp/${RUN_PREFIX}XXXXXX")
 	_TMPDIRS+=("$TMP")
+}
+
+# wait_for TIMEOUT_S CMD...: poll CMD every 0.1 s until it succeeds (only
+# the last attempt's stderr is shown).
+wait_for() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 10; i++)); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	"$@"
 }
 
 # Start a background command, tracked for cleanup; its pid in LAST_PID.
@@ -584,6 +600,19 @@ one_dnsmasq() {
 	[[ $n == 1 ]] || { say "    $n dnsmasq processes for $1"; return 1; }
 }
 
+# registry_names_dnsmasq ENTRY BUNDLE: the registry entry file ENTRY names
+# the dnsmasq the bundle's PID file names, and that dnsmasq runs.
+registry_names_dnsmasq() {
+	local reg pid
+	reg=$(jq -r .dnsmasq_pid "$1" 2>/dev/null) || true
+	pid=$(cat "$2/dnsmasq.pid" 2>/dev/null) || true
+	if [[ -n $pid && $pid == "$reg" && $(cat "/proc/$pid/comm" 2>/dev/null) == dnsmasq ]]; then
+		return 0
+	fi
+	say "    dnsmasq.pid ${pid:-none}, registry dnsmasq_pid ${reg:-none} ($1)"
+	return 1
+}
+
 has_line() { grep -qxF -- "$2" "$1" 2>/dev/null; }
 lacks_line() { ! grep -qxF -- "$2" "$1" 2>/dev/null; }
 
@@ -604,5 +633,54 @@ expect_fail() {
 		return 0
 	fi
 	say "    expected exit $1 and \"$2\" on stderr; got exit $RC, stdout \"$OUT\", stderr \"$ERR\""
+	return 1
+}
+
+# race_allow_deny NAME CMD...: 50 commands at once on container NAME, each
+# `CMD... allow|deny NAME TARGET` (CMD: `shield`, or an e2e test's
+# `shield_op`): allow and deny of ten addresses 198.18.7.1-10 and of two
+# domains race0/race1.shield.test. Each one's output goes to
+# TMP/race.I.out and .err; RACE_FAILED counts those that exited non-zero.
+race_allow_deny() {
+	local name=$1 i action target pids=() p
+	shift
+	for i in $(seq 50); do
+		case $((i % 7)) in
+		0) action=allow target=race$((i % 2)).shield.test ;;
+		1) action=deny target=race$((i % 2)).shield.test ;;
+		2 | 4) action=deny target=198.18.7.$((i % 10 + 1)) ;;
+		*) action=allow target=198.18.7.$((i % 10 + 1)) ;;
+		esac
+		"$@" "$action" "$name" "$target" >"$TMP/race.$i.out" 2>"$TMP/race.$i.err" &
+		pids+=($!)
+	done
+	RACE_FAILED=0
+	for p in "${pids[@]}"; do
+		wait "$p" || RACE_FAILED=$((RACE_FAILED + 1))
+	done
+	((RACE_FAILED == 0)) || cat "$TMP"/race.*.err >&2
+}
+
+# race_domains_agree BUNDLE: after race_allow_deny, each race domain is in
+# dnsmasq.conf as its list says (denied: answered locally; allowed: forwarded).
+race_domains_agree() {
+	local b=$1 d
+	for d in race0.shield.test race1.shield.test; do
+		if has_line "$b/denied.domains" "$d"; then
+			grep -qxF "address=/$d/" "$b/dnsmasq.conf" || { say "    $d: denied, not in dnsmasq.conf"; return 1; }
+		elif has_line "$b/live.domains" "$d"; then
+			grep -qF "server=/$d/" "$b/dnsmasq.conf" || { say "    $d: allowed, not in dnsmasq.conf"; return 1; }
+		fi
+	done
+}
+
+# race_audited BUNDLE: one audit entry per change the race commands printed.
+race_audited() {
+	local printed audited
+	printed=$(cat "$TMP"/race.*.out | grep -c .) || true
+	audited=$(jq -s '[.[] | select((.action == "allow" or .action == "deny") and
+		((.dest | startswith("198.18.7.")) or (.dest | startswith("race"))))] | length' "$1/audit.jsonl")
+	[[ $printed == "$audited" ]] && return 0
+	say "    the race commands printed $printed changes; the audit log has $audited"
 	return 1
 }
