@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Which container a runtime command acts on (see cli-target.h). */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -44,7 +43,7 @@ int cli_target_finish(const struct cli *cli, int argc, char **argv, struct cli_t
 {
 	int left = argc - optind;
 
-	if (o->netns && !o->state_dir)
+	if (o->netns && !o->state_dir && !(flags & CLI_TARGET_NETNS_WITH_NAME))
 		return cli_usage_error(cli, "--netns goes with --state-dir DIR (a NAME is found "
 					    "through podman or the registry)");
 	if (o->state_dir && (!*o->state_dir))
@@ -72,6 +71,8 @@ int cli_target_finish(const struct cli *cli, int argc, char **argv, struct cli_t
 		return cli_usage_error(cli, "missing argument");
 	if (left > max_args)
 		return cli_usage_error(cli, "too many arguments");
+	if (!o->netns && (flags & CLI_TARGET_NETNS_REQUIRED))
+		return cli_usage_error(cli, "--netns is required");
 	o->args = argv + optind;
 	o->n_args = left;
 	return -1;
@@ -128,42 +129,27 @@ static int set_string(char **dst, const char *src, struct shield_error *err)
 	return !src || *dst ? 0 : shield_error_set(err, -ENOMEM, "out of memory");
 }
 
-/* Scan the registry for the first entry match() accepts: 1 found (in *e), 0 none, -errno. */
-static int registry_scan(const char *runtime_dir,
+/* The first registry entry match() accepts: 1 found (in *e), 0 none, -errno. */
+static int registry_find(const char *runtime_dir,
 			 bool (*match)(const struct registry_entry *e, const void *arg),
 			 const void *arg, struct registry_entry *e, struct shield_error *err)
 {
+	_cleanup_strlist_ struct strlist ids = STRLIST_INIT;
 	struct shield_error ignored = {0};
 	_cleanup_close_ int regfd = -1;
-	struct dirent *d;
-	DIR *dir;
-	int found = 0;
 
 	if (!runtime_dir[0])
 		return 0;
 	regfd = registry_open(runtime_dir, false, &ignored);
 	if (regfd < 0)
 		return 0; /* no registry: nothing is registered */
-	dir = fdopendir(regfd);
-	if (!dir)
-		return shield_error_set(err, negative_errno(), "registry %s: %s", runtime_dir,
-					strerror(errno));
-	regfd = -1; /* closedir closes it */
-	while (!found && (d = readdir(dir))) {
-		size_t n = strlen(d->d_name);
-		char id[OCI_ID_MAX + 1];
-
-		if (n <= 5 || n - 5 > OCI_ID_MAX || strcmp(d->d_name + n - 5, ".json") != 0)
-			continue;
-		memcpy(id, d->d_name, n - 5);
-		id[n - 5] = '\0';
+	if (registry_list(regfd, &ids, err) < 0)
+		return shield_error_prefix(err, "%s: ", runtime_dir);
+	for (size_t i = 0; i < ids.n; i++)
 		/* An entry being rewritten or a stray file is not ours to judge here. */
-		if (registry_read(dirfd(dir), id, e, &ignored) < 0)
-			continue;
-		found = match(e, arg);
-	}
-	closedir(dir);
-	return found;
+		if (registry_read(regfd, ids.items[i], e, &ignored) >= 0 && match(e, arg))
+			return 1;
+	return 0;
 }
 
 static bool match_bundle(const struct registry_entry *e, const void *arg)
@@ -182,7 +168,7 @@ int cli_registry_find_bundle(const char *runtime_dir, int bundlefd, struct regis
 
 	if (fstat(bundlefd, &bundle) < 0)
 		return shield_error_set(err, negative_errno(), "bundle: %s", strerror(errno));
-	return registry_scan(runtime_dir, match_bundle, &bundle, e, err);
+	return registry_find(runtime_dir, match_bundle, &bundle, e, err);
 }
 
 /* An attached namespace registered under this id or name. */
@@ -192,15 +178,6 @@ static bool match_attached(const struct registry_entry *e, const void *arg)
 
 	return strcmp(e->source, "attach") == 0 &&
 	       (strcmp(e->id, name) == 0 || strcmp(e->name, name) == 0);
-}
-
-/* Whether the namespace a registry entry recorded is still the one at its path. */
-static bool entry_netns_alive(const struct registry_entry *e)
-{
-	struct stat st;
-
-	return e->netns[0] && stat(e->netns, &st) == 0 && (uint64_t)st.st_dev == e->netns_dev &&
-	       (uint64_t)st.st_ino == e->netns_ino;
 }
 
 /* Check and open the bundle at path into t. */
@@ -362,7 +339,7 @@ static int resolve_unmanaged(const struct cli *cli, const char *name, const char
 	if (registry_runtime_dir(t->runtime_dir, sizeof(t->runtime_dir), err) < 0)
 		t->runtime_dir[0] = '\0';
 	shield_error_clear(err);
-	r = registry_scan(t->runtime_dir, match_attached, name, &t->entry, err);
+	r = registry_find(t->runtime_dir, match_attached, name, &t->entry, err);
 	if (r < 0)
 		return r;
 	if (r > 0) {
@@ -375,7 +352,7 @@ static int resolve_unmanaged(const struct cli *cli, const char *name, const char
 				       err);
 		if (r < 0)
 			return r;
-		t->running = entry_netns_alive(&t->entry);
+		t->running = registry_entry_netns_alive(&t->entry);
 		return t->running ? set_string(&t->netns_path, t->entry.netns, err) : 0;
 	}
 	if (cli_check_name(name, err) < 0)
@@ -425,7 +402,7 @@ static int resolve_state_dir(const struct cli *cli, const struct cli_target_opts
 		t->running = true;
 		return set_string(&t->netns_path, o->netns, err);
 	}
-	if (t->has_entry && entry_netns_alive(&t->entry)) {
+	if (t->has_entry && registry_entry_netns_alive(&t->entry)) {
 		t->running = true;
 		t->pid = t->entry.pid;
 		return set_string(&t->netns_path, t->entry.netns, err);

@@ -7,6 +7,9 @@
  * attached with `shield attach` under that name/id), or `--state-dir DIR
  * [--netns PATH]` for a bundle and, optionally, the namespace it shields.
  * `--json` is parsed here too; what it means is the caller's business.
+ * The parser (not the resolution) also serves preview, apply, attach and
+ * detach, whose NAME is only the bundle STATE_ROOT/containers/NAME and
+ * whose --netns goes with it (CLI_TARGET_NETNS_WITH_NAME).
  *
  * What a caller gets from cli_target_resolve (struct cli_target):
  *  - name: for messages and the audit log (podman's Name, else the bundle's
@@ -55,12 +58,16 @@ enum {
 	CLI_TARGET_OPT_END,
 };
 
-/* The struct option entries of the target options, for a caller's own table. */
+/*
+ * The struct option entries of the target options, for a caller's own
+ * table: each one, or all three (CLI_TARGET_OPTIONS).
+ */
 /* clang-format off */
+#define CLI_TARGET_OPTION_STATE_DIR {"state-dir", required_argument, NULL, CLI_TARGET_OPT_STATE_DIR}
+#define CLI_TARGET_OPTION_NETNS {"netns", required_argument, NULL, CLI_TARGET_OPT_NETNS}
+#define CLI_TARGET_OPTION_JSON {"json", no_argument, NULL, CLI_TARGET_OPT_JSON}
 #define CLI_TARGET_OPTIONS \
-	{"state-dir", required_argument, NULL, CLI_TARGET_OPT_STATE_DIR}, \
-	{"netns", required_argument, NULL, CLI_TARGET_OPT_NETNS}, \
-	{"json", no_argument, NULL, CLI_TARGET_OPT_JSON}
+	CLI_TARGET_OPTION_STATE_DIR, CLI_TARGET_OPTION_NETNS, CLI_TARGET_OPTION_JSON
 /* clang-format on */
 
 /* The --help lines of the target options. */
@@ -73,7 +80,7 @@ enum {
 struct cli_target_opts {
 	const char *name;      /* NAME or ID; NULL with --state-dir */
 	const char *state_dir; /* --state-dir */
-	const char *netns;     /* --netns (only with --state-dir) */
+	const char *netns;     /* --netns (with --state-dir, unless CLI_TARGET_NETNS_WITH_NAME) */
 	bool json;	       /* --json */
 	char **args;	       /* the positional arguments after NAME */
 	int n_args;
@@ -83,6 +90,13 @@ struct cli_target_opts {
 bool cli_target_option(struct cli_target_opts *o, int c);
 
 #define CLI_TARGET_NAME_OPTIONAL 1u /* no NAME and no --state-dir is fine (status, logs) */
+/*
+ * --netns also goes with NAME: the caller uses the namespace as given and
+ * NAME only for the bundle STATE_ROOT/containers/NAME (attach, detach,
+ * apply); cli_target_resolve is not for such callers.
+ */
+#define CLI_TARGET_NETNS_WITH_NAME 2u
+#define CLI_TARGET_NETNS_REQUIRED  4u /* --netns must be given (attach, apply) */
 
 /*
  * After getopt_long: take NAME from argv[optind] unless --state-dir was given,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli-target.h"
 #include "cli.h"
 #include "shield/dnsmasq-proc.h"
 #include "shield/launch.h"
@@ -19,9 +20,7 @@
 #include "shield/registry.h"
 
 struct attach_opts {
-	const char *netns;
-	const char *state_dir;
-	const char *name;
+	struct cli_target_opts target; /* NAME or --state-dir, --netns */
 	const char *id;
 };
 
@@ -55,24 +54,21 @@ static void attach_usage(const char *command, FILE *out)
 /* Parse the options; returns -1 to go on, else an exit code. */
 static int parse_opts(struct cli *cli, int argc, char **argv, struct attach_opts *o)
 {
-	enum { OPT_NETNS = 256, OPT_STATE_DIR, OPT_ID };
+	enum { OPT_ID = CLI_TARGET_OPT_END };
 	static const struct option opts[] = {
-		{"netns", required_argument, NULL, OPT_NETNS},
-		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+		CLI_TARGET_OPTION_NETNS,
+		CLI_TARGET_OPTION_STATE_DIR,
 		{"id", required_argument, NULL, OPT_ID},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
+	unsigned flags = CLI_TARGET_NETNS_WITH_NAME;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (cli_target_option(&o->target, c))
+			continue;
 		switch (c) {
-		case OPT_NETNS:
-			o->netns = optarg;
-			break;
-		case OPT_STATE_DIR:
-			o->state_dir = optarg;
-			break;
 		case OPT_ID:
 			o->id = optarg;
 			break;
@@ -83,17 +79,9 @@ static int parse_opts(struct cli *cli, int argc, char **argv, struct attach_opts
 			return cli_bad_option(cli, argv);
 		}
 	}
-	if (optind < argc)
-		o->name = argv[optind++];
-	if (optind < argc)
-		return cli_usage_error(cli, "too many arguments");
-	if (!o->state_dir && !o->name)
-		return cli_usage_error(cli, "give --state-dir DIR or a container NAME");
-	if (o->state_dir && o->name)
-		return cli_usage_error(cli, "give either --state-dir or a NAME, not both");
-	if (strcmp(cli->command, "attach") == 0 && !o->netns)
-		return cli_usage_error(cli, "--netns is required");
-	return -1;
+	if (strcmp(cli->command, "attach") == 0)
+		flags |= CLI_TARGET_NETNS_REQUIRED;
+	return cli_target_finish(cli, argc, argv, &o->target, 0, 0, flags);
 }
 
 /*
@@ -111,14 +99,15 @@ struct attach_ctx {
 static int prepare_ctx(const struct cli *cli, const struct attach_opts *o, struct attach_ctx *x,
 		       struct shield_error *err)
 {
-	const char *id = o->id ? o->id : o->name;
+	const char *name = o->target.name;
+	const char *id = o->id ? o->id : name;
 	struct bundle_config config;
 	char q[SHIELD_QUOTE_MAX];
 	int r;
 
-	if (o->name && cli_check_name(o->name, err) < 0)
+	if (name && cli_check_name(name, err) < 0)
 		return -EINVAL;
-	x->path = cli_bundle_path(cli, o->state_dir, o->name);
+	x->path = cli_bundle_path(cli, o->target.state_dir, name);
 	if (!x->path)
 		return shield_error_set(err, -ENOMEM, "out of memory");
 	r = bundle_check_location(x->path, err);
@@ -173,11 +162,11 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 		return r;
 	r = prepare_ctx(cli, &o, &x, &err);
 	if (r >= 0) {
-		nsfd = netns_open(o.netns, &err);
+		nsfd = netns_open(o.target.netns, &err);
 		r = nsfd;
 	}
 	if (r >= 0) {
-		struct launch_target t = attach_target(&x, o.netns, nsfd);
+		struct launch_target t = attach_target(&x, o.target.netns, nsfd);
 
 		r = launch_start(&t, &rep, &err);
 		if (r < 0)
@@ -186,7 +175,7 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 	if (r >= 0)
 		printf("attached %s to %s: mode %s, %zu rules, %zu static elements, verified; "
 		       "dnsmasq pid %d\n",
-		       x.id, o.netns, shield_mode_name(rep.mode), rep.n_rules, rep.n_elems,
+		       x.id, o.target.netns, shield_mode_name(rep.mode), rep.n_rules, rep.n_elems,
 		       (int)rep.dnsmasq_pid);
 	free(x.path);
 	if (x.dirfd >= 0)
@@ -208,12 +197,12 @@ int cmd_detach(struct cli *cli, int argc, char **argv)
 		return r;
 	r = prepare_ctx(cli, &o, &x, &err);
 	/* Open the namespace first: a wrong --netns fails before anything is stopped. */
-	if (r >= 0 && o.netns) {
-		nsfd = netns_open(o.netns, &err);
+	if (r >= 0 && o.target.netns) {
+		nsfd = netns_open(o.target.netns, &err);
 		r = nsfd;
 	}
 	if (r >= 0) {
-		struct launch_target t = attach_target(&x, o.netns, -1);
+		struct launch_target t = attach_target(&x, o.target.netns, -1);
 
 		r = launch_stop(&t, &rep, &err);
 	}
@@ -236,7 +225,7 @@ int cmd_detach(struct cli *cli, int argc, char **argv)
 		if (rep.registry)
 			printf(", registry entry removed");
 		if (table_deleted)
-			printf(", shield table deleted from %s", o.netns);
+			printf(", shield table deleted from %s", o.target.netns);
 		printf("\n");
 	}
 	free(x.path);

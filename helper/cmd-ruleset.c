@@ -11,10 +11,8 @@
 #include "shield/nft-netlink.h"
 
 struct ruleset_opts {
-	const char *state_dir;
-	const char *netns;
+	struct cli_target_opts target; /* NAME or --state-dir, --netns */
 	const char *mode;
-	const char *name;
 };
 
 static void ruleset_usage(const char *command, FILE *out)
@@ -43,24 +41,21 @@ static void ruleset_usage(const char *command, FILE *out)
 /* Parse the shared options; returns -1 to go on, else an exit code. */
 static int parse_opts(struct cli *cli, int argc, char **argv, struct ruleset_opts *o)
 {
-	enum { OPT_STATE_DIR = 256, OPT_NETNS, OPT_MODE };
+	enum { OPT_MODE = CLI_TARGET_OPT_END };
 	static const struct option opts[] = {
-		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
-		{"netns", required_argument, NULL, OPT_NETNS},
+		CLI_TARGET_OPTION_STATE_DIR,
+		CLI_TARGET_OPTION_NETNS,
 		{"mode", required_argument, NULL, OPT_MODE},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
+	bool preview = strcmp(cli->command, "preview") == 0;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (cli_target_option(&o->target, c))
+			continue;
 		switch (c) {
-		case OPT_STATE_DIR:
-			o->state_dir = optarg;
-			break;
-		case OPT_NETNS:
-			o->netns = optarg;
-			break;
 		case OPT_MODE:
 			o->mode = optarg;
 			break;
@@ -71,19 +66,11 @@ static int parse_opts(struct cli *cli, int argc, char **argv, struct ruleset_opt
 			return cli_bad_option(cli, argv);
 		}
 	}
-	if (optind < argc)
-		o->name = argv[optind++];
-	if (optind < argc)
-		return cli_usage_error(cli, "too many arguments");
-	if (!o->state_dir && !o->name)
-		return cli_usage_error(cli, "give --state-dir DIR or a container NAME");
-	if (o->state_dir && o->name)
-		return cli_usage_error(cli, "give either --state-dir or a NAME, not both");
-	if (strcmp(cli->command, "apply") == 0 && !o->netns)
-		return cli_usage_error(cli, "--netns is required");
-	if (strcmp(cli->command, "preview") == 0 && o->netns)
+	if (preview && o->target.netns)
 		return cli_usage_error(cli, "preview does not take --netns");
-	return -1;
+	return cli_target_finish(cli, argc, argv, &o->target, 0, 0,
+				 preview ? 0
+					 : CLI_TARGET_NETNS_WITH_NAME | CLI_TARGET_NETNS_REQUIRED);
 }
 
 /* Open the bundle, load it and build the ruleset of the requested (or its own) mode. */
@@ -92,11 +79,12 @@ static int load_ruleset(const struct cli *cli, const struct ruleset_opts *o, int
 			struct shield_error *err)
 {
 	_cleanup_free_ char *path = NULL;
+	const char *name = o->target.name;
 	int r;
 
-	if (o->name && cli_check_name(o->name, err) < 0)
+	if (name && cli_check_name(name, err) < 0)
 		return -EINVAL;
-	path = cli_bundle_path(cli, o->state_dir, o->name);
+	path = cli_bundle_path(cli, o->target.state_dir, name);
 	if (!path)
 		return shield_error_set(err, -ENOMEM, "out of memory");
 	*dirfd = bundle_open(path, false, err);
@@ -155,7 +143,7 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
 		return r;
 	r = load_ruleset(cli, &o, &dirfd, &b, &mode, &rs, &err);
 	if (r >= 0) {
-		nsfd = netns_open(o.netns, &err);
+		nsfd = netns_open(o.target.netns, &err);
 		r = nsfd;
 	}
 	if (r >= 0)
@@ -188,19 +176,8 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
 	if (r < 0)
 		return cli_fail(cli, &err);
 	printf("applied mode %s in %s: %zu rules, %zu static elements, verified\n",
-	       shield_mode_name(mode), o.netns, n_rules, n_elems);
+	       shield_mode_name(mode), o.target.netns, n_rules, n_elems);
 	return 0;
-}
-
-/* What the kernel holds in the namespace nsfd, dumped from a thread inside it. */
-static int dump_in_netns(void *arg, struct shield_error *err)
-{
-	_cleanup_(nft_sock_closep) struct nft_sock *s = NULL;
-	int r = nft_sock_open(&s, err);
-
-	if (r >= 0)
-		r = nft_dump_ruleset(s, arg, err);
-	return r;
 }
 
 static void rules_usage(FILE *out)
@@ -295,7 +272,7 @@ int cmd_rules(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (r >= 0 && netns)
-		r = netns_call(nsfd, dump_in_netns, &actual, &err);
+		r = nft_dump_ruleset_in(nsfd, &actual, &err);
 	if (r >= 0 && netns) {
 		text = nft_ruleset_render(&actual);
 		if (!text)

@@ -218,22 +218,12 @@ static int lock_shared(int dirfd)
 	return fd;
 }
 
-static int dump_in_netns(void *arg, struct shield_error *err)
-{
-	_cleanup_(nft_sock_closep) struct nft_sock *s = NULL;
-	int r = nft_sock_open(&s, err);
-
-	if (r >= 0)
-		r = nft_dump_ruleset(s, arg, err);
-	return r;
-}
-
 /* The kernel's table against what the bundle's mode requires. */
 static void check_table(struct row *r, int nsfd, const struct bundle_rules *b)
 {
 	struct shield_error err = {0};
 	struct nft_ruleset actual = {0}, expected = {0};
-	int ret = netns_call(nsfd, dump_in_netns, &actual, &err);
+	int ret = nft_dump_ruleset_in(nsfd, &actual, &err);
 
 	if (ret < 0) {
 		/* Could not look (no right to enter, no nf_tables): say so, judge nothing. */
@@ -486,15 +476,6 @@ static struct row *rows_add(struct rows *rs)
 	return &rs->v[rs->n++];
 }
 
-/* Whether the namespace a registry entry recorded is still the one at its path. */
-static bool entry_netns_alive(const struct registry_entry *e)
-{
-	struct stat st;
-
-	return e->netns[0] && stat(e->netns, &st) == 0 && (uint64_t)st.st_dev == e->netns_dev &&
-	       (uint64_t)st.st_ino == e->netns_ino;
-}
-
 struct podman_list {
 	struct podman_container *v;
 	size_t n;
@@ -651,7 +632,7 @@ static int collect(const struct cli *cli, struct rows *rs, struct shield_error *
 		row->pid = e.pid;
 		row->dnsmasq_pid = e.dnsmasq_pid;
 		/* podman's word on a container it knows; the namespace itself otherwise. */
-		row->f.running = c ? c->running && c->pid == e.pid : entry_netns_alive(&e);
+		row->f.running = c ? c->running && c->pid == e.pid : registry_entry_netns_alive(&e);
 		row->f.registered = row->f.running;
 		row->f.needs_registry = strcmp(e.source, "podman") == 0;
 	}

@@ -16,6 +16,7 @@
 #include "shield/dnsmasq-config.h"
 #include "shield/dnsmasq-log.h"
 #include "shield/dnsmasq-proc.h"
+#include "shield/launch.h"
 #include "shield/nft-netlink.h"
 
 /* A learnt element dnsmasq may let expire between our dump and our delete: try again. */
@@ -364,20 +365,11 @@ static void add_file(struct control_result *res, const char *name)
 	snprintf(res->files + len, sizeof(res->files) - len, "%s%s", len ? " " : "", name);
 }
 
-/* dnsmasq.conf for the bundle as it is now. */
+/* dnsmasq.conf for the bundle as it is now (durable: the running dnsmasq's configuration). */
 static int write_dnsmasq_conf(const struct control_ctx *c, const struct bundle_config *cfg,
 			      struct shield_error *err)
 {
-	_cleanup_strlist_ struct strlist domains = STRLIST_INIT;
-	_cleanup_strlist_ struct strlist denied = STRLIST_INIT;
-	_cleanup_free_ char *text = NULL;
-	int r = bundle_effective_domains(c->dirfd, &domains, &denied, err);
-
-	if (r >= 0)
-		r = dnsmasq_config_for_bundle(c->state_dir, cfg, &domains, &denied, &text, err);
-	if (r >= 0)
-		r = bundle_write_file(c->dirfd, DNSMASQ_CONF_FILE, text, strlen(text), err);
-	return r;
+	return launch_write_dnsmasq_conf(c->dirfd, c->state_dir, cfg, 0, err);
 }
 
 static bool has_registry(const struct control_ctx *c)

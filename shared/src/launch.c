@@ -29,20 +29,19 @@ static const char *audit_name(const struct launch_target *t, const struct bundle
 	return c && c->name[0] ? c->name : t->id;
 }
 
-/* dnsmasq.conf for the bundle as it is now: effective and denied domains, the mode's policy. */
-static int write_dnsmasq_conf(const struct launch_target *t, const struct bundle_config *c,
-			      struct shield_error *err)
+int launch_write_dnsmasq_conf(int dirfd, const char *state_dir, const struct bundle_config *c,
+			      unsigned flags, struct shield_error *err)
 {
 	_cleanup_strlist_ struct strlist domains = STRLIST_INIT;
 	_cleanup_strlist_ struct strlist denied = STRLIST_INIT;
 	_cleanup_free_ char *text = NULL;
-	int r = bundle_effective_domains(t->dirfd, &domains, &denied, err);
+	int r = bundle_effective_domains(dirfd, &domains, &denied, err);
 
 	if (r >= 0)
-		r = dnsmasq_config_for_bundle(t->state_dir, c, &domains, &denied, &text, err);
+		r = dnsmasq_config_for_bundle(state_dir, c, &domains, &denied, &text, err);
 	if (r >= 0)
-		r = bundle_write_file_mode(t->dirfd, DNSMASQ_CONF_FILE, text, strlen(text), 0600,
-					   BUNDLE_WRITE_NOSYNC, err);
+		r = bundle_write_file_mode(dirfd, DNSMASQ_CONF_FILE, text, strlen(text), 0600,
+					   flags, err);
 	return r;
 }
 
@@ -119,7 +118,9 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 	if (r >= 0)
 		r = conf_path(t, &conf, err);
 	if (r >= 0)
-		r = write_dnsmasq_conf(t, &b.config, err);
+		/* Made anew at every start: no fsync on the hook's path. */
+		r = launch_write_dnsmasq_conf(t->dirfd, t->state_dir, &b.config,
+					      BUNDLE_WRITE_NOSYNC, err);
 	/* A dnsmasq of this bundle still running (its container died without a
 	 * poststop) holds the PID file and would confuse the checks. */
 	if (r >= 0)

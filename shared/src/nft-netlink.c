@@ -522,46 +522,6 @@ int nft_elems_add(struct nft_sock *s, enum nft_set_id set, const struct addr_pre
 	return r;
 }
 
-int nft_elems_delete(struct nft_sock *s, enum nft_set_id set, const struct addr_prefix *elems,
-		     size_t n, struct shield_error *err)
-{
-	_cleanup_free_ struct nft_elem *ranges = NULL;
-	struct nft_set current = {0};
-	struct batch b = {0};
-	size_t kept = 0;
-	int r;
-
-	if (n == 0)
-		return 0;
-	r = elems_to_ranges(set, elems, n, &ranges, err);
-	if (r < 0)
-		return r;
-	/* Deleting an absent element fails the whole transaction: send only present ones. */
-	r = nft_elems_list(s, set, &current, err);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		size_t len = ranges[i].family == AF_INET ? 4 : 16;
-
-		for (size_t j = 0; j < current.n_elems; j++) {
-			if (memcmp(current.elems[j].first, ranges[i].first, len) == 0 &&
-			    memcmp(current.elems[j].last, ranges[i].last, len) == 0) {
-				ranges[kept++] = ranges[i];
-				break;
-			}
-		}
-	}
-	free(current.elems);
-	if (kept == 0)
-		return 0;
-	batch_begin(s, &b);
-	add_elems_msgs(s, &b, NFT_MSG_DELSETELEM, set, ranges, kept, UINT64_MAX, 0);
-	batch_end(s, &b);
-	r = batch_send(s, &b, "deleting elements", err);
-	batch_free(&b);
-	return r;
-}
-
 /* Keep the ranges the set holds exactly (a delete of an absent element fails the transaction). */
 static int keep_present(struct nft_sock *s, enum nft_set_id set, struct nft_elem *ranges, size_t n,
 			size_t *kept, struct shield_error *err)
@@ -585,6 +545,31 @@ static int keep_present(struct nft_sock *s, enum nft_set_id set, struct nft_elem
 	}
 	free(current.elems);
 	return 0;
+}
+
+int nft_elems_delete(struct nft_sock *s, enum nft_set_id set, const struct addr_prefix *elems,
+		     size_t n, struct shield_error *err)
+{
+	_cleanup_free_ struct nft_elem *ranges = NULL;
+	struct batch b = {0};
+	size_t kept = 0;
+	int r;
+
+	if (n == 0)
+		return 0;
+	r = elems_to_ranges(set, elems, n, &ranges, err);
+	if (r < 0)
+		return r;
+	/* Deleting an absent element fails the whole transaction: send only present ones. */
+	r = keep_present(s, set, ranges, n, &kept, err);
+	if (r < 0 || kept == 0)
+		return r;
+	batch_begin(s, &b);
+	add_elems_msgs(s, &b, NFT_MSG_DELSETELEM, set, ranges, kept, UINT64_MAX, 0);
+	batch_end(s, &b);
+	r = batch_send(s, &b, "deleting elements", err);
+	batch_free(&b);
+	return r;
 }
 
 int nft_elems_update(struct nft_sock *s, const struct nft_elems_op *ops, size_t n_ops,
@@ -988,6 +973,14 @@ int nft_dump_ruleset(struct nft_sock *s, struct nft_ruleset *rs, struct shield_e
 	return shield_error_set(err, r, "dumping table %s %s: %s", NFT_TABLE_FAMILY_NAME,
 				NFT_TABLE_NAME,
 				r == -EAGAIN ? "the ruleset kept changing" : strerror(-r));
+}
+
+int nft_dump_ruleset_in(int nsfd, struct nft_ruleset *rs, struct shield_error *err)
+{
+	_cleanup_nft_sock_ struct nft_sock *s = NULL;
+	int r = nft_sock_open_in(nsfd, &s, err);
+
+	return r < 0 ? r : nft_dump_ruleset(s, rs, err);
 }
 
 int nft_elems_list(struct nft_sock *s, enum nft_set_id set, struct nft_set *out,

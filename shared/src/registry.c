@@ -261,6 +261,14 @@ int registry_read(int regfd, const char *id, struct registry_entry *e, struct sh
 	return r;
 }
 
+bool registry_entry_netns_alive(const struct registry_entry *e)
+{
+	struct stat st;
+
+	return e->netns[0] && stat(e->netns, &st) == 0 && (uint64_t)st.st_dev == e->netns_dev &&
+	       (uint64_t)st.st_ino == e->netns_ino;
+}
+
 static int cmp_id(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

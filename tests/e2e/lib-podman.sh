@@ -1,10 +1,11 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # globals (addresses, dirs, RC/OUT/ERR) are for the tests that source this
 # Helpers for shield's end-to-end tests: real podman containers in the
-# network world of tests/integration/lib.sh. Source it after lib.sh:
+# network world of tests/integration/lib.sh, which it sources:
 #
-#   source "$(dirname "$0")/../integration/lib.sh"
 #   source "$(dirname "$0")/lib-podman.sh"
+#
+# (tests of shield itself source lib-scenarios.sh, which sources this).
 #
 # Nothing here touches the machine's podman setup: every podman call gets a
 # containers.conf of the test's own (CONTAINERS_CONF), its own storage, run
@@ -39,6 +40,11 @@
 #
 # Call podman_setup once (after topo_setup), then podman_user_setup for
 # rootless tests. `pod` runs podman in the mode PODMAN_MODE (root|user).
+
+[[ -z ${_SHIELD_LIB_PODMAN_SH:-} ]] || return 0
+_SHIELD_LIB_PODMAN_SH=1
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 
 SHIELD_HOOK_BIN=${SHIELD_HOOK_BIN:-$(dirname "$SHIELD_BIN")/shield-hook}
 # Absolute: hook descriptors need it, and the test user runs them too.
@@ -348,28 +354,24 @@ container_state() {
 	pod inspect --format '{{.State.Status}}' "$1" 2>/dev/null || true
 }
 
+# ctr_netns NAME: the network namespace file of a running container
+# (/proc/PID/ns/net), for lib.sh's in_ns and the helpers built on it.
+ctr_netns() {
+	local pid
+	pid=$(container_pid "$1") || {
+		say "    no running container $1"
+		return 1
+	}
+	printf '/proc/%s/ns/net\n' "$pid"
+}
+
 # in_container_netns NAME CMD...: a host command inside the container's
 # network namespace (as host root; also works for rootless containers).
 in_container_netns() {
-	local name=$1 pid
+	local name=$1 ns
 	shift
-	pid=$(container_pid "$name") || {
-		say "    no running container $name"
-		return 1
-	}
-	nsenter -t "$pid" -n "$@"
-}
-
-# wait_for TIMEOUT_S CMD...: poll CMD every 0.1 s until it succeeds (only
-# the last attempt's stderr is shown).
-wait_for() {
-	local t=$1 i
-	shift
-	for ((i = 0; i < t * 10; i++)); do
-		"$@" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	"$@"
+	ns=$(ctr_netns "$name") || return 1
+	in_ns "$ns" "$@"
 }
 
 # is_zombie PID: the process is dead but not reaped yet (or gone).
@@ -419,6 +421,21 @@ shield_cli() {
 			"$SHIELD_BIN" --config-dir "$USER_CONFIG_DIR" --state-root "$USER_STATE_ROOT" "$@"
 	else
 		SHIELD_RUNTIME_DIR=$ROOT_RUNTIME_DIR shield "$@"
+	fi
+}
+
+# shield_op ARGS...: the shield CLI as an operator of the mode's containers
+# runs it, finding them through the test's podman ($SHIELD_PODMAN: its
+# storage and containers.conf): root with CONFIG_DIR/STATE_ROOT and the
+# rootful registry, or the test user in the world (podman unshare runs
+# there) with USER_CONFIG_DIR/USER_STATE_ROOT and the registry in its
+# XDG_RUNTIME_DIR (USER_RUNTIME_DIR).
+shield_op() {
+	if [[ $PODMAN_MODE == user ]]; then
+		as_user_in_world env SHIELD_PODMAN="$(podman_user_wrapper)" SHIELD_DATA_DIR="$SHIELD_DATA_DIR" \
+			"$SHIELD_BIN" --config-dir "$USER_CONFIG_DIR" --state-root "$USER_STATE_ROOT" "$@"
+	else
+		CONTAINERS_CONF=$ROOT_HOOKS.containers.conf SHIELD_PODMAN=$(podman_root_wrapper) shield_cli "$@"
 	fi
 }
 

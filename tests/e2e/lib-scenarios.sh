@@ -1,21 +1,40 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # globals are for the tests that source this
+# shellcheck disable=SC2119 # shield_run takes extra podman options; the scenarios give none
 # The acceptance scenarios of shield with real podman, in the mode
 # PODMAN_MODE (root: runc, a namespace of the test per container; user:
-# the test user, slirp4netns). Sourced after lib.sh and lib-podman.sh by
-# test-shield-rootful.sh and test-shield-rootless.sh, which call
-# scenario_world first and then the scenarios they want.
+# the test user, slirp4netns). The e2e tests of shield start with
+#
+#   set -euo pipefail
+#   source "$(dirname "$0")/lib-scenarios.sh"   # lib-podman.sh and lib.sh too
+#   scenario_world root|user|both
+#
+# and then run the scenarios they want (test-shield-rootful.sh,
+# test-shield-rootless.sh) or their own checks.
+
+[[ -z ${_SHIELD_LIB_SCENARIOS_SH:-} ]] || return 0
+_SHIELD_LIB_SCENARIOS_SH=1
+# shellcheck source=tests/e2e/lib-podman.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib-podman.sh"
 
 # A name whose address the test DNS changes (rotation): served from a hosts
 # file that scenario_world writes and dns_rotate rewrites.
 readonly ROT_NAME=rot.shield.test
 
-# scenario_world: the network world with the rotating name, podman for
-# root (and the test user if WANT_ROOTLESS=1), shield's dirs.
+# scenario_world root|user|both: the network world with the rotating name,
+# podman for root (and for the test user with user or both), shield's dirs;
+# PODMAN_MODE root (root, both) or user.
 scenario_world() {
+	local rootless=0
+	case ${1:-} in
+	root) PODMAN_MODE=root ;;
+	user) PODMAN_MODE=user rootless=1 ;;
+	both) PODMAN_MODE=root rootless=1 ;;
+	*) die "scenario_world: say root, user or both, not '${1:-}'" ;;
+	esac
 	require_podman
 	require_hook
-	[[ ${WANT_ROOTLESS:-0} == 1 ]] && require_rootless
+	((rootless == 0)) || require_rootless
 	init_tmp
 	topo_build
 	topo_start_servers
@@ -23,9 +42,8 @@ scenario_world() {
 	printf '%s %s\n' "$PUB_ALLOWED" "$ROT_NAME" >"$ROT_HOSTS"
 	topo_start_dns --addn-hosts="$ROT_HOSTS"
 	podman_setup
-	[[ ${WANT_ROOTLESS:-0} == 1 ]] && podman_user_setup
+	((rootless == 0)) || podman_user_setup
 	shield_setup
-	return 0
 }
 
 # dns_rotate ADDR: the test DNS answers ROT_NAME with ADDR from now on.
@@ -259,20 +277,11 @@ scenario_shield_run() {
 	mode_profile web "$DNS_NAME_ALLOWED"
 	mode_network "$n"
 	BUNDLE=$(mode_state_root)/containers/$n
+	# Rootless, the upstream is left to shield (slirp4netns's forwarder).
+	[[ $PODMAN_MODE == user ]] || up=(--upstream-dns "$DNS_UPSTREAM")
 	RC=0
-	if [[ $PODMAN_MODE == user ]]; then
-		OUT=$(as_user_in_world env SHIELD_PODMAN="$(podman_user_wrapper)" \
-			SHIELD_DATA_DIR="$SHIELD_DATA_DIR" SHIELD_RUNTIME_DIR="$USER_RUNTIME_DIR" \
-			"$SHIELD_BIN" --config-dir "$USER_CONFIG_DIR" --state-root "$USER_STATE_ROOT" \
-			run "$n" --network "$NETWORK" --profiles web -q -- \
-			-d --rootfs "$USER_ROOTFS" /bin/sleep 3600 2>&1) || RC=$?
-	else
-		up=(--upstream-dns "$DNS_UPSTREAM")
-		OUT=$(CONTAINERS_CONF=$ROOT_HOOKS.containers.conf SHIELD_PODMAN=$(podman_root_wrapper) \
-			SHIELD_RUNTIME_DIR=$ROOT_RUNTIME_DIR \
-			shield run "$n" --network "$NETWORK" "${up[@]}" --profiles web -q -- \
-			-d --rootfs "$(mode_rootfs)" /bin/sleep 3600 2>&1) || RC=$?
-	fi
+	OUT=$(shield_op run "$n" --network "$NETWORK" "${up[@]}" --profiles web -q -- \
+		-d --rootfs "$(mode_rootfs)" /bin/sleep 3600 2>&1) || RC=$?
 	check "$m/run: shield run succeeds" podman_ok
 	check "$m/run: the container runs" running "$n"
 	_is_running "$n" || return 0

@@ -6,8 +6,6 @@
 # the test's hooks dir with the descriptor's environment. If this fails,
 # every other e2e result is meaningless.
 set -euo pipefail
-# shellcheck source=tests/integration/lib.sh
-source "$(dirname "$0")/../integration/lib.sh"
 # shellcheck source=tests/e2e/lib-podman.sh
 source "$(dirname "$0")/lib-podman.sh"
 

@@ -10,15 +10,10 @@
 # stderr, no dnsmasq), next to a well-formed state that succeeds. A couple of
 # cases also with rootless podman.
 set -euo pipefail
-# shellcheck source=tests/integration/lib.sh
-source "$(dirname "$0")/../integration/lib.sh"
-# shellcheck source=tests/e2e/lib-podman.sh
-source "$(dirname "$0")/lib-podman.sh"
 # shellcheck source=tests/e2e/lib-scenarios.sh
 source "$(dirname "$0")/lib-scenarios.sh"
 
-WANT_ROOTLESS=1
-scenario_world
+scenario_world both
 REAL_DNSMASQ=$(command -v dnsmasq)
 
 # ------------------------------------------------------------ fakes

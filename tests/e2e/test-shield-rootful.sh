@@ -7,15 +7,10 @@
 # signals a process a forged PID file names, and an image whose
 # /etc/resolv.conf is a symlink to a host path leaves that host file alone.
 set -euo pipefail
-# shellcheck source=tests/integration/lib.sh
-source "$(dirname "$0")/../integration/lib.sh"
-# shellcheck source=tests/e2e/lib-podman.sh
-source "$(dirname "$0")/lib-podman.sh"
 # shellcheck source=tests/e2e/lib-scenarios.sh
 source "$(dirname "$0")/lib-scenarios.sh"
 
-scenario_world
-PODMAN_MODE=root
+scenario_world root
 scenario_core
 scenario_open_policy
 scenario_restart

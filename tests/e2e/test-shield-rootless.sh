@@ -8,16 +8,10 @@
 # `shield preview`, rotation, strict and open policies, stop + start with
 # bundle edits, poststop cleanup, forged PID file, resolv.conf symlink image.
 set -euo pipefail
-# shellcheck source=tests/integration/lib.sh
-source "$(dirname "$0")/../integration/lib.sh"
-# shellcheck source=tests/e2e/lib-podman.sh
-source "$(dirname "$0")/lib-podman.sh"
 # shellcheck source=tests/e2e/lib-scenarios.sh
 source "$(dirname "$0")/lib-scenarios.sh"
 
-WANT_ROOTLESS=1
-scenario_world
-PODMAN_MODE=user
+scenario_world user
 scenario_core
 scenario_open_policy
 scenario_restart

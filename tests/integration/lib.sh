@@ -24,6 +24,10 @@
 # Every host answers TCP on $TCP_PORT (and the gateway also on $GW_PORT) with
 # one line "shield-token ADDR" (':' written as '_'), so a test knows it reached the right host.
 
+# Sourced once: lib-podman.sh sources it too.
+[[ -z ${_SHIELD_LIB_SH:-} ]] || return 0
+_SHIELD_LIB_SH=1
+
 # Addresses of the world (see above).
 readonly PUB_ALLOWED=198.18.1.2
 readonly PUB_OTHER=198.18.1.3
@@ -169,6 +173,18 @@ init_tmp() {
 	_TMPDIRS+=("$TMP")
 }
 
+# wait_for TIMEOUT_S CMD...: poll CMD every 0.1 s until it succeeds (only
+# the last attempt's stderr is shown).
+wait_for() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 10; i++)); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
 # Start a background command, tracked for cleanup; its pid in LAST_PID.
 start_bg() {
 	"$@" &
@@ -190,11 +206,17 @@ new_netns() {
 # Path of a namespace for `shield --netns`.
 netns_path() { printf '/run/netns/%s\n' "$1"; }
 
-# Run a command inside a namespace.
+# in_ns NS CMD...: run a command inside a network namespace: NS is a name
+# of this test's (ip netns exec) or a namespace file such as a podman
+# container's /proc/PID/ns/net (nsenter).
 in_ns() {
 	local ns=$1
 	shift
-	ip netns exec "$ns" "$@"
+	if [[ $ns == /* ]]; then
+		nsenter --net="$ns" "$@"
+	else
+		ip netns exec "$ns" "$@"
+	fi
 }
 
 # Build the client/hosts world; sets CLIENT_NS and HOSTS_NS.
@@ -314,7 +336,7 @@ topo_flush_neigh() {
 # expect_connect NS ADDR PORT: connects and reads the host's token.
 expect_connect() {
 	local ns=$1 addr=$2 port=$3 out
-	out=$(ip netns exec "$ns" socat -T"$NET_TIMEOUT" - \
+	out=$(in_ns "$ns" socat -T"$NET_TIMEOUT" - \
 		"TCP:$(_sock_addr "$addr"):$port,connect-timeout=$NET_TIMEOUT" </dev/null 2>&1) || true
 	if [[ $out == *"$(_token "$addr")"* ]]; then
 		return 0
@@ -328,7 +350,7 @@ expect_connect() {
 # and not a success.
 expect_refused() {
 	local ns=$1 addr=$2 port=$3 out rc=0
-	out=$(ip netns exec "$ns" socat -T"$NET_TIMEOUT" - \
+	out=$(in_ns "$ns" socat -T"$NET_TIMEOUT" - \
 		"TCP:$(_sock_addr "$addr"):$port,connect-timeout=$NET_TIMEOUT" </dev/null 2>&1) || rc=$?
 	if [[ $out == *"shield-token"* ]]; then
 		say "    expected $addr:$port to be refused from $ns, but it connected: $out"
@@ -391,7 +413,7 @@ sys.exit(1)
 # (over UDP; add "+tcp" as a 6th argument for TCP).
 dns_expect_answer() {
 	local ns=$1 server=$2 name=$3 type=$4 want=$5 proto=${6:-+notcp} out
-	out=$(ip netns exec "$ns" dig "$proto" +tries=1 +time="$NET_TIMEOUT" +noall +answer +comments \
+	out=$(in_ns "$ns" dig "$proto" +tries=1 +time="$NET_TIMEOUT" +noall +answer +comments \
 		"@$server" "$name" "$type" 2>&1) || true
 	if awk -v t="$type" -v w="$want" '$4 == t && $5 == w { f = 1 } END { exit !f }' <<<"$out"; then
 		return 0
@@ -405,7 +427,7 @@ dns_expect_answer() {
 # "connection refused" over TCP), not a timeout and not an answer.
 dns_expect_refused() {
 	local ns=$1 server=$2 name=$3 proto=${4:-+notcp} out
-	out=$(ip netns exec "$ns" dig "$proto" +tries=1 +time="$NET_TIMEOUT" "@$server" "$name" A 2>&1) || true
+	out=$(in_ns "$ns" dig "$proto" +tries=1 +time="$NET_TIMEOUT" "@$server" "$name" A 2>&1) || true
 	if [[ $out == *"ANSWER SECTION"* || $out == *"status: "* ]]; then
 		say "    expected DNS to $server to be refused from $ns, but it answered: $out"
 		return 1
@@ -462,12 +484,12 @@ run_capture() {
 
 # The table as nft lists it inside NS (empty output if absent).
 nft_list_table() {
-	ip netns exec "$1" nft list table inet terok_shield
+	in_ns "$1" nft list table inet terok_shield
 }
 
 # Whether NS has shield's table.
 has_table() {
-	ip netns exec "$1" nft list table inet terok_shield >/dev/null 2>&1
+	in_ns "$1" nft list table inet terok_shield >/dev/null 2>&1
 }
 
 # assert_same_file WHAT EXPECTED_FILE ACTUAL_FILE: byte-identical, diff otherwise.
@@ -478,5 +500,187 @@ assert_same_file() {
 	fi
 	say "    $what differ (--- $2, +++ $3):"
 	diff -u "$2" "$3" | sed 's/^/    /' >&2 || true
+	return 1
+}
+
+# ------------------------------------------- bundle files and kernel sets
+# For the tests of allow/deny/up/down/block (integration and e2e): what a
+# bundle's files imply, what the kernel holds, and snapshots of both. NS is
+# anything in_ns takes (a namespace of the test, or /proc/PID/ns/net).
+
+# The four sets of shield's table.
+readonly SHIELD_SETS="allow_v4 allow_v6 deny_v4 deny_v6"
+
+# kernel_static NS SET: the static (never expiring) elements of a set, one
+# per line, sorted (a CIDR as ADDR/LEN).
+kernel_static() {
+	in_ns "$1" nft -j list set inet terok_shield "$2" | jq -r '
+		def txt: if type == "string" then .
+			elif .prefix then "\(.prefix.addr)/\(.prefix.len)"
+			else tojson end;
+		[.nftables[] | select(.set) | .set.elem // [] | .[] |
+		 if type == "object" and .elem then
+			(if .elem.expires then empty else (.elem.val | txt) end)
+		 else txt end] | sort | .[]'
+}
+
+# kernel_learnt NS SET: the elements dnsmasq learnt (with an expiry), sorted.
+kernel_learnt() {
+	in_ns "$1" nft -j list set inet terok_shield "$2" | jq -r '
+		[.nftables[] | select(.set) | .set.elem // [] | .[] |
+		 select(type == "object" and .elem and .elem.expires) | .elem.val] | sort | .[]'
+}
+
+set_static_has() { [[ $'\n'$(kernel_static "$1" "$2")$'\n' == *$'\n'"$3"$'\n'* ]]; }
+set_learnt_has() { [[ $'\n'$(kernel_learnt "$1" "$2")$'\n' == *$'\n'"$3"$'\n'* ]]; }
+
+# bundle_expected BUNDLE allow|deny: the static elements a bundle implies,
+# computed here with Python's ipaddress (not with shield's code): "allow" =
+# (profile.allowed ∪ live.allowed) − deny.list, "deny" = deny.list, each
+# without entries another one contains (an interval set holds no overlaps).
+# One element per line, sorted.
+bundle_expected() {
+	python3 - "$1" "$2" <<'PY'
+import ipaddress, sys
+def read(name):
+    try:
+        with open(f"{sys.argv[1]}/{name}") as f:
+            return {l.strip() for l in f if l.strip() and not l.startswith("#")}
+    except FileNotFoundError:
+        return set()
+deny = read("deny.list")
+want = deny if sys.argv[2] == "deny" else (read("profile.allowed") | read("live.allowed")) - deny
+nets = {ipaddress.ip_network(x) for x in want}
+keep = [n for n in nets if not any(o != n and o.version == n.version and n.subnet_of(o) for o in nets)]
+def text(n):
+    return str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n)
+print("\n".join(sorted(text(n) for n in keep)))
+PY
+}
+
+# files_kernel_agree BUNDLE NS: the kernel's sets hold exactly the static
+# elements the bundle's files imply (learnt elements aside).
+files_kernel_agree() {
+	local b=$1 ns=$2 want_allow want_deny got_allow got_deny
+	want_allow=$(bundle_expected "$b" allow)
+	want_deny=$(bundle_expected "$b" deny)
+	got_allow=$(cat <(kernel_static "$ns" allow_v4) <(kernel_static "$ns" allow_v6) | sort)
+	got_deny=$(cat <(kernel_static "$ns" deny_v4) <(kernel_static "$ns" deny_v6) | sort)
+	if [[ $want_allow == "$got_allow" && $want_deny == "$got_deny" ]]; then
+		return 0
+	fi
+	say "    files and kernel differ in $ns:"
+	say "      allow: bundle [${want_allow//$'\n'/ }] kernel [${got_allow//$'\n'/ }]"
+	say "      deny:  bundle [${want_deny//$'\n'/ }] kernel [${got_deny//$'\n'/ }]"
+	return 1
+}
+
+# bundle_snapshot BUNDLE NS: everything a bundle and its namespace hold that
+# a change to another container must not touch: the bundle's files
+# (checksums), each set's static and learnt elements, and the table
+# (learnt elements count down: their remaining time is no change).
+bundle_snapshot() {
+	local b=$1 ns=$2 f s
+	for f in profile.domains live.domains denied.domains profile.allowed live.allowed deny.list \
+		shield.conf dnsmasq.conf audit.jsonl dnsmasq.pid; do
+		printf '%s ' "$f"
+		sha256sum <"$b/$f" 2>/dev/null || echo missing
+	done
+	for s in $SHIELD_SETS; do
+		printf 'set %s static: %s\n' "$s" "$(kernel_static "$ns" "$s" 2>/dev/null | tr '\n' ' ' || echo absent)"
+		printf 'set %s learnt: %s\n' "$s" "$(kernel_learnt "$ns" "$s" 2>/dev/null | tr '\n' ' ' || echo absent)"
+	done
+	nft_list_table "$ns" 2>&1 | sed -E 's/ expires [0-9hms]+//g'
+}
+
+# one_dnsmasq BUNDLE: exactly one dnsmasq runs for the bundle (zombies aside).
+one_dnsmasq() {
+	local n
+	n=$(pgrep -r R,S,D -f -- "--conf-file=$1/dnsmasq.conf" | wc -l)
+	[[ $n == 1 ]] || { say "    $n dnsmasq processes for $1"; return 1; }
+}
+
+# registry_names_dnsmasq ENTRY BUNDLE: the registry entry file ENTRY names
+# the dnsmasq the bundle's PID file names, and that dnsmasq runs.
+registry_names_dnsmasq() {
+	local reg pid
+	reg=$(jq -r .dnsmasq_pid "$1" 2>/dev/null) || true
+	pid=$(cat "$2/dnsmasq.pid" 2>/dev/null) || true
+	if [[ -n $pid && $pid == "$reg" && $(cat "/proc/$pid/comm" 2>/dev/null) == dnsmasq ]]; then
+		return 0
+	fi
+	say "    dnsmasq.pid ${pid:-none}, registry dnsmasq_pid ${reg:-none} ($1)"
+	return 1
+}
+
+has_line() { grep -qxF -- "$2" "$1" 2>/dev/null; }
+lacks_line() { ! grep -qxF -- "$2" "$1" 2>/dev/null; }
+
+# expect_out WANT: the last run_capture exited 0 and printed exactly WANT
+# (stdout), nothing on stderr.
+expect_out() {
+	if [[ $RC == 0 && $OUT == "$1" && -z $ERR ]]; then
+		return 0
+	fi
+	say "    expected exit 0 and \"$1\"; got exit $RC, stdout \"$OUT\", stderr \"$ERR\""
+	return 1
+}
+
+# expect_fail CODE NEEDLE: the last run_capture exited CODE with NEEDLE on
+# stderr, nothing on stdout.
+expect_fail() {
+	if [[ $RC == "$1" && $ERR == *"$2"* && -z $OUT ]]; then
+		return 0
+	fi
+	say "    expected exit $1 and \"$2\" on stderr; got exit $RC, stdout \"$OUT\", stderr \"$ERR\""
+	return 1
+}
+
+# race_allow_deny NAME CMD...: 50 commands at once on container NAME, each
+# `CMD... allow|deny NAME TARGET` (CMD: `shield`, or an e2e test's
+# `shield_op`): allow and deny of ten addresses 198.18.7.1-10 and of two
+# domains race0/race1.shield.test. Each one's output goes to
+# TMP/race.I.out and .err; RACE_FAILED counts those that exited non-zero.
+race_allow_deny() {
+	local name=$1 i action target pids=() p
+	shift
+	for i in $(seq 50); do
+		case $((i % 7)) in
+		0) action=allow target=race$((i % 2)).shield.test ;;
+		1) action=deny target=race$((i % 2)).shield.test ;;
+		2 | 4) action=deny target=198.18.7.$((i % 10 + 1)) ;;
+		*) action=allow target=198.18.7.$((i % 10 + 1)) ;;
+		esac
+		"$@" "$action" "$name" "$target" >"$TMP/race.$i.out" 2>"$TMP/race.$i.err" &
+		pids+=($!)
+	done
+	RACE_FAILED=0
+	for p in "${pids[@]}"; do
+		wait "$p" || RACE_FAILED=$((RACE_FAILED + 1))
+	done
+	((RACE_FAILED == 0)) || cat "$TMP"/race.*.err >&2
+}
+
+# race_domains_agree BUNDLE: after race_allow_deny, each race domain is in
+# dnsmasq.conf as its list says (denied: answered locally; allowed: forwarded).
+race_domains_agree() {
+	local b=$1 d
+	for d in race0.shield.test race1.shield.test; do
+		if has_line "$b/denied.domains" "$d"; then
+			grep -qxF "address=/$d/" "$b/dnsmasq.conf" || { say "    $d: denied, not in dnsmasq.conf"; return 1; }
+		elif has_line "$b/live.domains" "$d"; then
+			grep -qF "server=/$d/" "$b/dnsmasq.conf" || { say "    $d: allowed, not in dnsmasq.conf"; return 1; }
+		fi
+	done
+}
+
+# race_audited BUNDLE: one audit entry per change the race commands printed.
+race_audited() {
+	local printed audited
+	printed=$(cat "$TMP"/race.*.out | grep -c .) || true
+	audited=$(jq -s '[.[] | select((.action == "allow" or .action == "deny") and
+		((.dest | startswith("198.18.7.")) or (.dest | startswith("race"))))] | length' "$1/audit.jsonl")
+	[[ $printed == "$audited" ]] && return 0
+	say "    the race commands printed $printed changes; the audit log has $audited"
 	return 1
 }

@@ -303,6 +303,27 @@ check "prepare --network ns: without --upstream-dns: exit 2" \
 check "prepare --network ns: without --upstream-dns: no bundle dir created" test "$(state_of "$TMP/u")" = absent
 check "apply without --netns: exit 2" expect_usage_error shield apply --state-dir "$GOOD"
 check "--mode without a value: exit 2" expect_usage_error shield preview --state-dir "$GOOD" --mode
+# preview, apply, attach and detach share the NAME / --state-dir / --netns parser.
+usage_says() { # usage_says NEEDLE CMD...: exit 2 naming what was wrong
+	expect_usage_error "${@:2}" || return 1
+	[[ $ERR == *"$1"* ]] && return 0
+	say "    stderr does not say \"$1\": $ERR"
+	return 1
+}
+check "preview with NAME and --state-dir: exit 2" usage_says "not both" shield preview good --state-dir "$GOOD"
+check "preview --netns: exit 2" usage_says "preview does not take --netns" \
+	shield preview --state-dir "$GOOD" --netns "$(netns_path "$FRESH")"
+check "apply NAME without --netns: exit 2" usage_says "--netns is required" shield apply good
+check "apply with two NAMEs: exit 2" usage_says "too many arguments" \
+	shield apply --netns "$(netns_path "$FRESH")" good other
+check "attach without --netns: exit 2" usage_says "--netns is required" shield attach --state-dir "$GOOD"
+check "attach with neither NAME nor --state-dir: exit 2" usage_says "give a container NAME or --state-dir DIR" \
+	shield attach --netns "$(netns_path "$FRESH")"
+check "attach --json (no such option): exit 2" usage_says "--json" \
+	shield attach --json --netns "$(netns_path "$FRESH")" good
+check "detach with NAME and --state-dir: exit 2" usage_says "not both" shield detach good --state-dir "$GOOD"
+no_table() { ! has_table "$1"; }
+check "usage errors left the fresh namespace without a table" no_table "$FRESH"
 
 # ------------------------------------------------------ help, version
 help_ok() {

@@ -27,17 +27,6 @@ B_NS=$NS_NAME
 A=$STATE_ROOT/containers/alpha
 B=$STATE_ROOT/containers/beta
 
-# wait_until TIMEOUT_S CMD...: CMD succeeds within the bound (polled every 0.1 s).
-wait_until() {
-	local t=$1 i
-	shift
-	for ((i = 0; i < t * 10; i++)); do
-		"$@" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	"$@"
-}
-
 # jqe FILTER [ARGS]: jqe on stdin, quiet (the verdict is the exit status).
 jqe() { jq -e "$@" >/dev/null; }
 
@@ -204,7 +193,7 @@ shield apply --netns "$(netns_path "$B_NS")" --state-dir "$B" >/dev/null
 
 A_PID=$(cat "$A/dnsmasq.pid") # up/down restart dnsmasq
 kill "$A_PID"
-wait_until 5 bash -c '! grep -q dnsmasq "/proc/$1/comm" 2>/dev/null || grep -q "^State:.Z" "/proc/$1/status"' _ "$A_PID" || true
+wait_for 5 bash -c '! grep -q dnsmasq "/proc/$1/comm" 2>/dev/null || grep -q "^State:.Z" "/proc/$1/status"' _ "$A_PID" || true
 run_capture shield status alpha
 check "dnsmasq killed: status error" out_is 0 error
 check "... and stderr says dnsmasq is not running" err_has "alpha: error: its dnsmasq is not running"
@@ -287,9 +276,9 @@ say "# logs --follow"
 start_bg "$SHIELD_BIN" --config-dir "$CONFIG_DIR" --state-root "$STATE_ROOT" logs --follow -n 1 \
 	>"$TMP/follow.out" 2>"$TMP/follow.err"
 FOLLOW_PID=$LAST_PID
-check "logs --follow prints the last entry first" wait_until 10 grep -q "four.test" "$TMP/follow.out"
+check "logs --follow prints the last entry first" wait_for 10 grep -q "four.test" "$TMP/follow.out"
 printf '%s\n' '{"ts":"2099-01-01T00:00:05.000+00:00","container":"alpha","action":"allow","dest":"appended.test"}' >>"$A/audit.jsonl"
-check "logs --follow prints an entry appended afterwards" wait_until 10 grep -q "appended.test" "$TMP/follow.out"
+check "logs --follow prints an entry appended afterwards" wait_for 10 grep -q "appended.test" "$TMP/follow.out"
 {
 	printf 'garbage\n'
 	printf '%s' '{"ts":"2099-01-01T00:00:06.000+00:00","container":"beta","action":"allow",'
@@ -297,7 +286,7 @@ check "logs --follow prints an entry appended afterwards" wait_until 10 grep -q 
 sleep 0.2 # let the follower see the first half alone (it must keep it until the rest comes)
 printf '%s\n' '"dest":"in-two-writes.test"}' >>"$B/audit.jsonl"
 check "logs --follow: a line written in two parts is printed once whole" \
-	wait_until 10 grep -q "in-two-writes.test" "$TMP/follow.out"
+	wait_for 10 grep -q "in-two-writes.test" "$TMP/follow.out"
 check "logs --follow: a malformed line is a warning, not the end" \
 	grep -q "$B/audit.jsonl: skipped 1 malformed line" "$TMP/follow.err"
 # A new container: its bundle appears in the state root, then its audit entry.
@@ -305,7 +294,7 @@ shield prepare delta --profiles small --upstream-dns "$DNS_UPSTREAM" -q >/dev/nu
 new_netns d
 shield attach --netns "$(netns_path "$NS_NAME")" delta >/dev/null || die "attach delta"
 check "logs --follow picks up a container started after it" \
-	wait_until 10 grep -Eq '^[^ ]+ delta +setup ' "$TMP/follow.out"
+	wait_for 10 grep -Eq '^[^ ]+ delta +setup ' "$TMP/follow.out"
 kill -INT "$FOLLOW_PID"
 FOLLOW_RC=0
 wait "$FOLLOW_PID" || FOLLOW_RC=$?
@@ -315,7 +304,7 @@ check "logs --follow printed each entry once" \
 start_bg "$SHIELD_BIN" --config-dir "$CONFIG_DIR" --state-root "$STATE_ROOT" logs alpha --follow -n 1 \
 	>"$TMP/follow2.out" 2>&1
 FOLLOW_PID=$LAST_PID
-wait_until 10 grep -q "appended.test" "$TMP/follow2.out" || true
+wait_for 10 grep -q "appended.test" "$TMP/follow2.out" || true
 kill -TERM "$FOLLOW_PID"
 FOLLOW_RC=0
 wait "$FOLLOW_PID" || FOLLOW_RC=$?

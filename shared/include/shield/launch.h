@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "bundle.h"
 #include "error.h"
 #include "params.h"
 
@@ -55,6 +56,14 @@ int launch_start(const struct launch_target *t, struct launch_report *rep,
  * know $XDG_RUNTIME_DIR.
  */
 int launch_stop(const struct launch_target *t, struct launch_report *rep, struct shield_error *err);
+
+/*
+ * Regenerate the bundle's dnsmasq.conf (0600) from the bundle as it is now:
+ * its effective and denied domains, and the DNS policy of c's mode
+ * (dnsmasq_config_for_bundle). flags as for bundle_write_file_mode.
+ */
+int launch_write_dnsmasq_conf(int dirfd, const char *state_dir, const struct bundle_config *c,
+			      unsigned flags, struct shield_error *err);
 
 /* The registry location the last start recorded in the bundle (absolute), if any. */
 bool launch_recorded_runtime_dir(int dirfd, char out[PATH_MAX]);

@@ -47,6 +47,8 @@ int nft_delete_table(struct nft_sock *s, struct shield_error *err);
 
 /* Dump the table, its sets with elements, chains and rules into rs. Table missing: rs->table_present false, returns 0. */
 int nft_dump_ruleset(struct nft_sock *s, struct nft_ruleset *rs, struct shield_error *err);
+/* The same in the netns fd nsfd, through a socket of its own (nft_sock_open_in). */
+int nft_dump_ruleset_in(int nsfd, struct nft_ruleset *rs, struct shield_error *err);
 
 /* Timeout argument for nft_elems_add: use the set's default. */
 #define NFT_TIMEOUT_SET_DEFAULT UINT64_MAX

@@ -57,6 +57,13 @@ int registry_remove(int regfd, const char *id, struct shield_error *err);
 /* The entry's JSON text (malloc'd, newline-terminated). */
 int registry_entry_format(const struct registry_entry *e, char **out, struct shield_error *err);
 
+/*
+ * Whether the namespace the entry recorded is still the one at its path
+ * (same device and inode): a container that stopped, or a namespace that
+ * was deleted and made again, is not.
+ */
+bool registry_entry_netns_alive(const struct registry_entry *e);
+
 /* Parse an entry file's text (pure; for nftsetd, shield and the tests). */
 int registry_entry_parse(const char *buf, size_t len, struct registry_entry *e,
 			 struct shield_error *err);
