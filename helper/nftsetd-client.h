@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The client side of nftsetd's socket protocol (v1, see README "nftsetd's
- * socket"): one JSON request line, then JSON lines back. Request and event
- * lines are capped at 64 KiB; the report answer, which grows with every
- * watched container (~1 KiB each, more with many domains or open drift),
- * at 64 MiB. Used by `shield watch` and `shield drift`.
+ * The client side of nftsetd's socket protocol (v1, see README "Watching:
+ * nftsetd" and nftsetd(8)): one JSON request line, then JSON lines back.
+ * Request and event lines are capped at 64 KiB; the report answer, which
+ * grows with every watched container (~1 KiB each, more with many domains
+ * or open drift), at 64 MiB. Used by `shield watch` and `shield drift`.
  */
 #pragma once
 
