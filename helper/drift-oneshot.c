@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "drift-oneshot.h"
+#include "htab.h" /* libshield's internal hash table (shared/src) */
 #include "shield/audit.h"
 #include "shield/bundle-rules.h"
 #include "shield/bundle.h"
@@ -84,6 +85,7 @@ static int stamp_wall_ms(const char *stamp, time_t now, uint64_t *out)
 
 /* A dynamic element as the replay put it into the simulated kernel view. */
 struct sim_elem {
+	struct hnode node; /* in replay.sim, by set and address */
 	enum nft_set_id set;
 	struct addr_prefix addr;
 	uint64_t expires_mono;
@@ -102,8 +104,15 @@ struct replay {
 	uint64_t seg_wall_ms;
 	bool seg_wall_known;
 	/* Pass 2: what dnsmasq added, to replay its adds as notifications. */
-	struct sim_elem *sim;
-	size_t n_sim, cap_sim;
+	struct htab
+		sim; /* struct sim_elem: one lookup per "nftset add", whatever the log's length */
+	/* The last stamp seen and its time (-errno if it did not parse): most lines repeat it. */
+	char stamp[DNSMASQ_LOG_STAMP_MAX];
+	int stamp_ok;
+	uint64_t stamp_wall;
+	/* The time of the last shadow_tick (ticked: there was one). */
+	uint64_t tick_mono;
+	bool ticked;
 	int error; /* first failure of a callback */
 };
 
@@ -111,10 +120,15 @@ struct replay {
 static struct shadow_now replay_time(struct replay *rp, const struct dnsmasq_log_rec *rec)
 {
 	struct shadow_now at = rp->last;
-	uint64_t wall;
+	uint64_t wall = rp->stamp_wall;
 
-	if (rec->stamp[0] &&
-	    stamp_wall_ms(rec->stamp, (time_t)(rp->now.wall_ms / 1000), &wall) >= 0) {
+	/* A stamp differs from the line before only once a second: convert it then. */
+	if (rec->stamp[0] && strcmp(rec->stamp, rp->stamp) != 0) {
+		snprintf(rp->stamp, sizeof(rp->stamp), "%s", rec->stamp);
+		rp->stamp_ok = stamp_wall_ms(rec->stamp, (time_t)(rp->now.wall_ms / 1000), &wall);
+		rp->stamp_wall = wall;
+	}
+	if (rec->stamp[0] && rp->stamp_ok >= 0) {
 		uint64_t back = rp->now.wall_ms > wall ? rp->now.wall_ms - wall : 0;
 
 		at.wall_ms = wall < rp->now.wall_ms ? wall : rp->now.wall_ms;
@@ -149,13 +163,34 @@ static int scan_line(const struct dnsmasq_log_line *line, void *ctx)
 	return 0;
 }
 
-static struct sim_elem *sim_find(struct replay *rp, enum nft_set_id set,
-				 const struct addr_prefix *a)
+static uint64_t sim_hash(enum nft_set_id set, const struct addr_prefix *a)
 {
-	for (size_t i = 0; i < rp->n_sim; i++)
-		if (rp->sim[i].set == set && addr_equal(&rp->sim[i].addr, a))
-			return &rp->sim[i];
+	uint8_t id = (uint8_t)set;
+	uint64_t h = htab_hash_bytes(HTAB_HASH_INIT, &id, 1);
+
+	h = htab_hash_bytes(h, a->addr, addr_len(a));
+	return htab_hash_bytes(h, &a->plen, 1);
+}
+
+static struct sim_elem *sim_find(const struct replay *rp, enum nft_set_id set,
+				 const struct addr_prefix *a, uint64_t hash)
+{
+	for (struct hnode *n = htab_bucket(&rp->sim, hash); n; n = n->next) {
+		struct sim_elem *e = HTAB_ENTRY(n, struct sim_elem, node);
+
+		if (n->hash == hash && e->set == set && addr_equal(&e->addr, a))
+			return e;
+	}
 	return NULL;
+}
+
+static void sim_free(struct replay *rp)
+{
+	HTAB_FOREACH(&rp->sim, i, n, nx)
+	{
+		free(HTAB_ENTRY(n, struct sim_elem, node));
+	}
+	htab_free(&rp->sim);
 }
 
 /*
@@ -170,25 +205,24 @@ static int replay_add(struct replay *rp, const struct dnsmasq_log_rec *rec,
 	struct shadow_elem_change ch = {.add = true};
 	struct sim_elem *e;
 	int set = dnsmasq_log_rec_set(rec);
+	uint64_t hash;
 
 	if (set != NFT_SET_ALLOW_V4 && set != NFT_SET_ALLOW_V6)
 		return 0;
-	e = sim_find(rp, (enum nft_set_id)set, &rec->addr);
+	hash = sim_hash((enum nft_set_id)set, &rec->addr);
+	e = sim_find(rp, (enum nft_set_id)set, &rec->addr, hash);
 	if (e && e->expires_mono > at->mono_ms)
 		return 0;
 	if (!e) {
-		if (rp->n_sim == rp->cap_sim) {
-			size_t cap = rp->cap_sim ? rp->cap_sim * 2 : 64;
-			struct sim_elem *n = realloc(rp->sim, cap * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			rp->sim = n;
-			rp->cap_sim = cap;
-		}
-		e = &rp->sim[rp->n_sim++];
+		e = malloc(sizeof(*e));
+		if (!e)
+			return -ENOMEM;
 		e->set = (enum nft_set_id)set;
 		e->addr = rec->addr;
+		if (htab_insert(&rp->sim, &e->node, hash) < 0) {
+			free(e);
+			return -ENOMEM;
+		}
 	}
 	e->expires_mono = at->mono_ms + rp->set_timeout_ms;
 	snprintf(w.comm, sizeof(w.comm), "dnsmasq");
@@ -213,7 +247,18 @@ static int replay_line(const struct dnsmasq_log_line *line, void *ctx)
 	if (rec.kind == DNSMASQ_LOG_EMPTY || rec.kind == DNSMASQ_LOG_TOO_LONG)
 		return 0;
 	at = replay_time(rp, &rec);
-	r = shadow_tick(rp->shadow, &at, &rp->out);
+	/*
+	 * Tick when the log's time moved (once per second of stamps), not per
+	 * line: what a tick does depends on the time alone, and the records
+	 * fed since the last one, at that same time, left nothing it would
+	 * finish or expire then.
+	 */
+	r = 0;
+	if (!rp->ticked || at.mono_ms != rp->tick_mono) {
+		r = shadow_tick(rp->shadow, &at, &rp->out);
+		rp->tick_mono = at.mono_ms;
+		rp->ticked = true;
+	}
 	if (r >= 0)
 		r = shadow_log_record(rp->shadow, &rec, &at, &rp->out);
 	if (r >= 0 && rec.kind == DNSMASQ_LOG_NFTSET)
@@ -459,7 +504,7 @@ log_failed:
 out:
 	shadow_output_free(&rp.out);
 	shadow_free(rp.shadow);
-	free(rp.sim);
+	sim_free(&rp);
 	nft_ruleset_free(&rs);
 	strlist_free(&domains);
 	strlist_free(&denied);

@@ -219,23 +219,81 @@ static int read_answer(struct line_reader *r, json_t **out, struct shield_error 
 	return parse_answer(line, len, out, err);
 }
 
+/*
+ * The report answer: one line of up to NFTSETD_REPORT_MAX bytes, read into
+ * a buffer that doubles from 64 KiB as it fills (a report grows with the
+ * number of containers, far past the event lines' cap). The line without
+ * its newline in *out (the caller frees it), its length in *len.
+ */
+static int read_report_line(int fd, char **out, size_t *len, struct shield_error *err)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t have = 0, cap = 0;
+
+	for (;;) {
+		char *nl;
+		ssize_t n;
+
+		if (have == cap) {
+			size_t grown = cap ? cap * 2 : NFTSETD_LINE_MAX;
+			char *g;
+
+			if (cap == NFTSETD_REPORT_MAX + 1)
+				return shield_error_set(
+					err, -EMSGSIZE,
+					"nftsetd's report is larger than %d MiB; ask "
+					"for one container (NAME or --state-dir)",
+					NFTSETD_REPORT_MAX / (1024 * 1024));
+			if (grown > NFTSETD_REPORT_MAX + 1)
+				grown = NFTSETD_REPORT_MAX + 1;
+			g = realloc(buf, grown);
+			if (!g)
+				return shield_error_set(err, -ENOMEM,
+							"out of memory reading nftsetd's report");
+			buf = g;
+			cap = grown;
+		}
+		n = recv(fd, buf + have, cap - have, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return shield_error_set(err, negative_errno(), "reading from nftsetd: %s",
+						shield_strerror(errno));
+		if (n == 0)
+			return shield_error_set(
+				err, -ECONNRESET,
+				have ? "nftsetd closed the connection in the middle "
+				       "of its answer"
+				     : "nftsetd closed the connection without an "
+				       "answer");
+		nl = memchr(buf + have, '\n', (size_t)n);
+		have += (size_t)n;
+		if (nl) {
+			*len = (size_t)(nl - buf);
+			*out = TAKE_PTR(buf);
+			return 0;
+		}
+	}
+}
+
 int nftsetd_report(const char *path, const char *container, json_t **out, struct shield_error *err)
 {
-	_cleanup_free_ struct line_reader *r = malloc(sizeof(*r));
+	_cleanup_free_ char *line = NULL;
 	_cleanup_close_ int fd = -1;
 	json_t *report = NULL;
+	size_t len = 0;
 	int n;
 
-	if (!r)
-		return shield_error_set(err, -ENOMEM, "out of memory");
 	fd = nftsetd_connect(path, err);
 	if (fd < 0)
 		return fd;
 	n = nftsetd_send_request(fd, "report", container, err);
 	if (n < 0)
 		return n;
-	line_reader_init(r, fd);
-	n = read_answer(r, &report, err);
+	n = read_report_line(fd, &line, &len, err);
+	if (n < 0)
+		return n;
+	n = parse_answer(line, len, &report, err);
 	if (n < 0)
 		return n;
 	if (!json_is_array(json_object_get(report, "containers"))) {

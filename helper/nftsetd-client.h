@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The client side of nftsetd's socket protocol (v1, see README "nftsetd's
- * socket"): one JSON request line, then JSON lines back, each capped at
- * 64 KiB. Used by `shield watch` and `shield drift`.
+ * The client side of nftsetd's socket protocol (v1, see README "Watching:
+ * nftsetd" and nftsetd(8)): one JSON request line, then JSON lines back.
+ * Request and event lines are capped at 64 KiB; the report answer, which
+ * grows with every watched container (~1 KiB each, more with many domains
+ * or open drift), at 64 MiB. Used by `shield watch` and `shield drift`.
  */
 #pragma once
 
@@ -15,8 +17,14 @@
 #include "cli-target.h"
 #include "shield/error.h"
 
-/* A line longer than this (newline excluded) ends the conversation. */
+/* A request or event line longer than this (newline excluded) ends the conversation. */
 #define NFTSETD_LINE_MAX (64 * 1024)
+/*
+ * The report answer's cap (newline excluded): still a hard cap, read into a
+ * buffer that grows up to it; a longer report is -EMSGSIZE, and the error
+ * says to ask for one container.
+ */
+#define NFTSETD_REPORT_MAX (64 * 1024 * 1024)
 
 /*
  * The socket path: $SHIELD_NFTSETD_SOCKET, else RUNTIME_DIR/nftsetd.sock
@@ -69,8 +77,8 @@ int line_reader_lines(struct line_reader *r, char **data, size_t *len);
 
 /*
  * Ask for a report (container may be NULL: all of them) and parse the one
- * line that answers: the report object in *out, or the server's
- * {"error":...} as -EPROTO with its text in err.
+ * line that answers (up to NFTSETD_REPORT_MAX bytes): the report object in
+ * *out, or the server's {"error":...} as -EPROTO with its text in err.
  */
 int nftsetd_report(const char *path, const char *container, json_t **out, struct shield_error *err);
 

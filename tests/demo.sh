@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # shield demo: a real podman container under shield, in a throwaway network
-# world of its own.
+# world of its own, watched by nftsetd.
 #
 #   sudo tests/demo.sh
 #
 # On Debian 12, as root: installs what is missing (.ci/install-deps), builds
-# shield and shield-hook (preset dev), then
+# shield, shield-hook and nftsetd (preset dev), then
 #
 #  - builds the network world of tests/integration/lib.sh: a "client"
 #    namespace (the container's network) whose only link leads to a "hosts"
@@ -18,18 +18,30 @@
 #    (/etc/containers is never touched), and a busybox root filesystem from
 #    busybox-static (--rootfs; nothing is pulled);
 #  - runs `shield setup --dir` (the hook descriptors, running this build's
-#    shield-hook), `shield check`, `shield prepare` (the podman arguments)
+#    shield-hook) and `shield check`, starts nftsetd, the watcher, on the
+#    demo's own registry ($DEMO/run: SHIELD_RUNTIME_DIR, also in the
+#    environment of the demo's hook descriptors) with `shield watch --json`
+#    subscribed to its events, then `shield prepare` (the podman arguments)
 #    and `shield run`, which starts the container in the client namespace
 #    (--network ns:/run/netns/...) with the hook committing and verifying
-#    the firewall in its namespace and starting its dnsmasq;
+#    the firewall in its namespace, starting its dnsmasq and registering it
+#    for nftsetd; every setting at its default (mode up, strict DNS);
 #  - shows the container fetching the allowed name, failing to resolve the
-#    blocked one, refused a bare address, the live nftables table, the
-#    registry entry and, once the container is gone, the audit log.
+#    blocked one, refused a bare address, the live nftables table and the
+#    registry entry; then the watcher's side: the events `shield watch
+#    --json` received (the container attached, the blocked query), `shield
+#    drift demo` (the domain with its addresses, the blocked queries, every
+#    check ok, exit 0), and drift provoked from the host (`nft add element`
+#    into allow_v4: the container now reaches the address, nftsetd reports
+#    drift.unexplained naming nft, `shield drift` exits 3, and is clean
+#    again once the element is deleted);
+#  - once the container is gone, the events nftsetd filed in the bundle's
+#    events.jsonl and the audit log; nftsetd stops on SIGTERM.
 #
-# Everything is removed at the end, also on Ctrl-C or failure. The one
-# thing outside the demo's temp dir is the hook's registry entry in
-# /run/shield/containers (removed by the poststop hook; the directories too
-# if the demo made them). SHIELD_BIN=path (shield-hook next to it) skips the
+# Everything is removed at the end, also on Ctrl-C or failure: nftsetd and
+# the subscriber, the container, the namespaces and the demo's temp dir
+# (the registry with it); /run/shield is not touched. SHIELD_BIN=path
+# (shield-hook next to it, nftsetd in ../nftsetd/ or NFTSETD_BIN) skips the
 # build.
 set -euo pipefail
 
@@ -41,11 +53,12 @@ fi
 
 "$ROOT/.ci/install-deps"
 if [[ -z ${SHIELD_BIN:-} ]]; then
-	echo "demo: building shield and shield-hook (cmake --preset dev) ..."
+	echo "demo: building shield, shield-hook and nftsetd (cmake --preset dev) ..."
 	(cd "$ROOT" && cmake --preset dev >/dev/null &&
-		cmake --build --preset dev -j "$(nproc)" --target shield-cli shield-hook >/dev/null)
+		cmake --build --preset dev -j "$(nproc)" --target shield-cli shield-hook nftsetd >/dev/null)
 	SHIELD_BIN=$ROOT/build/dev/helper/shield
 fi
+NFTSETD_BIN=${NFTSETD_BIN:-$(dirname "$SHIELD_BIN")/../nftsetd/nftsetd}
 export SHIELD_BIN SHIELD_SOURCE_DIR=$ROOT SHIELD_DATA_DIR=$ROOT
 
 # shellcheck source=tests/integration/lib.sh
@@ -54,21 +67,23 @@ source "$ROOT/tests/integration/lib.sh"
 source "$ROOT/tests/e2e/lib-podman.sh"
 require_podman
 require_hook
+require_cmd ss
+[[ -x $NFTSETD_BIN ]] || die "nftsetd not found at NFTSETD_BIN=$NFTSETD_BIN (build it first)"
 
-# The hook's registry, for root (and those of its directories the demo makes).
-REGISTRY_DIR=/run/shield/containers
-REGISTRY_NEW=()
-for d in /run/shield/containers /run/shield; do
-	[[ -d $d ]] || REGISTRY_NEW+=("$d")
-done
-
-# The container goes first (its poststop hook stops its dnsmasq), then
-# lib-podman.sh's and lib.sh's cleanup: mounts, processes, namespaces, TMP.
+# The subscriber and nftsetd stop first, then the container goes (its
+# poststop hook stops its dnsmasq), then lib-podman.sh's and lib.sh's
+# cleanup: mounts, processes, namespaces, TMP (the registry with it).
+WATCH_PID=
+NFTSETD_PID=
 _demo_cleanup() {
-	local rc=$? d
+	local rc=$? p
 	set +e
+	# A Ctrl-C now (the demo ending as it is pressed) must not cut the cleanup short.
+	trap '' INT TERM
+	for p in $WATCH_PID $NFTSETD_PID; do
+		kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
 	[[ -z ${CONTAINERS_STORAGE_CONF:-} ]] || podman rm --all --force --time 0 >/dev/null 2>&1
-	for d in "${REGISTRY_NEW[@]}"; do rmdir "$d" 2>/dev/null; done
 	_demo_ret "$rc"
 	_podman_cleanup
 }
@@ -166,6 +181,43 @@ shield setup --dir "$HOOKS" 2>&1 | sed "s|$TMP|\$DEMO|g" | indent
 shown shield check
 shield check 2>&1 | indent || bad "shield check failed"
 
+# ------------------------------------------------------------------ nftsetd
+
+heading "nftsetd, the watcher, and a subscriber: shield watch --json"
+# The demo's own registry instead of /run/shield: shield and nftsetd find
+# it by SHIELD_RUNTIME_DIR, the hook in its descriptors' environment (podman
+# runs hooks with that environment only).
+export SHIELD_RUNTIME_DIR=$TMP/run
+mkdir -m 0700 "$SHIELD_RUNTIME_DIR"
+REGISTRY_DIR=$SHIELD_RUNTIME_DIR/containers
+SOCK=$SHIELD_RUNTIME_DIR/nftsetd.sock
+HOOK_ENV=("SHIELD_RUNTIME_DIR=$SHIELD_RUNTIME_DIR" "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+for f in "$HOOKS"/shield-*.json; do
+	jq '.hook.env = $ARGS.positional' "$f" --args "${HOOK_ENV[@]}" >"$f.new"
+	mv "$f.new" "$f"
+done
+echo "  the demo's registry: \$DEMO/run; its hook descriptors get \"env\": [\"SHIELD_RUNTIME_DIR=\$DEMO/run\", \"PATH=...\"]"
+shown export SHIELD_RUNTIME_DIR="$SHIELD_RUNTIME_DIR"
+shown nftsetd "&"
+start_bg "$NFTSETD_BIN" 2>"$TMP/nftsetd.log"
+NFTSETD_PID=$LAST_PID
+_nftsetd_up() { [[ -S $SOCK ]] && shield drift --json 2>/dev/null | jq -e '.source == "nftsetd"' >/dev/null; }
+wait_for 5 _nftsetd_up || {
+	indent <"$TMP/nftsetd.log"
+	die "nftsetd did not come up"
+}
+STREAM=$TMP/watch.jsonl
+shown shield watch --json ">" "$STREAM" "&"
+start_bg "$SHIELD_BIN" --config-dir "$CONFIG_DIR" --state-root "$STATE_ROOT" watch --json \
+	>"$STREAM" 2>"$TMP/watch.err"
+WATCH_PID=$LAST_PID
+# Subscribed once its connection to the socket is there.
+_subscribed() { ss -xpn 2>/dev/null | grep -q "pid=$WATCH_PID,"; }
+wait_for 5 _subscribed || die "shield watch did not connect to nftsetd: $(cat "$TMP/watch.err")"
+echo "  nftsetd (pid $NFTSETD_PID) follows the registry \$DEMO/run/containers with inotify"
+echo "  and serves \$DEMO/run/nftsetd.sock; nothing is shielded yet."
+echo "  shield watch (pid $WATCH_PID) prints each event nftsetd sends as a JSON line."
+
 # ------------------------------------------------------------------ prepare
 
 heading "shield prepare: the state bundle and the podman arguments"
@@ -199,6 +251,16 @@ PID=$(podman inspect --format '{{.State.Pid}}' demo)
 DNSMASQ_PID=$(bundle_dnsmasq_pid "$BUNDLE")
 printf '  container %.12s running, %d ms after shield run started\n' "$CID" "$podman_ms"
 echo "  its dnsmasq: pid $DNSMASQ_PID, in the container's network namespace, forwarding to $DNS_UPSTREAM"
+# stream_has JQ-CONDITION: an event the subscriber printed matches (the first one in EV).
+stream_has() {
+	EV=$(jq -c -R "fromjson? | select(type == \"object\") | select($1)" "$STREAM" 2>/dev/null | head -n 1)
+	[[ -n $EV ]]
+}
+if wait_for 5 stream_has '.kind == "watch.attached" and .container == "demo"'; then
+	good "nftsetd attached to it as the hook registered it (watch.attached)"
+else
+	bad "nftsetd did not attach to the container"
+fi
 shield preview --state-dir "$BUNDLE" >"$TMP/preview.nft"
 nsenter --net="/proc/$PID/ns/net" nft list table inet terok_shield >"$TMP/live.nft"
 if cmp -s "$TMP/preview.nft" "$TMP/live.nft"; then
@@ -286,13 +348,74 @@ nsenter --net="/proc/$PID/ns/net" nft list table inet terok_shield | awk '
 	skip && /^\t}/ { skip = 0; next }
 	!skip' | indent
 
-heading "The registry entry: what the watcher (nftsetd) will follow"
+heading "The registry entry: what the watcher (nftsetd) follows"
 REG=$REGISTRY_DIR/$CID.json
 shown cat "$REG"
 if [[ -f $REG ]]; then
 	indent <"$REG"
 else
 	bad "no registry entry at $(demo_path "$REG")"
+fi
+
+# ------------------------------------------------------------------ watcher
+
+heading "What shield watch --json received meanwhile"
+if wait_for 5 stream_has ".kind == \"blocked_query\" and .domain == \"$DNS_NAME_OTHER\""; then
+	indent <"$STREAM"
+	good "the blocked query for $DNS_NAME_OTHER, read from dnsmasq's query log as it was written"
+else
+	indent <"$STREAM"
+	bad "no blocked_query event for $DNS_NAME_OTHER"
+fi
+echo "  One event per name and second: the report below counts every blocked query"
+echo "  (nslookup's and wget's). The fetched name raised no event: the allowlist"
+echo "  explains its answers. The bare address never reached DNS: the firewall"
+echo "  alone refused it."
+
+# drift_report: show and run `shield drift demo`; exit status in DRIFT_RC.
+drift_report() {
+	shown shield drift demo
+	DRIFT_RC=0
+	shield drift demo >"$TMP/drift.out" 2>&1 || DRIFT_RC=$?
+	sed "s|$TMP|\$DEMO|g" "$TMP/drift.out" | indent
+	echo "  (exit $DRIFT_RC)"
+}
+heading "shield drift demo: the watcher's report"
+drift_report
+if [[ $DRIFT_RC == 0 ]] && grep -q "^nftsetd report" "$TMP/drift.out"; then
+	good "from nftsetd: the domain with the addresses dnsmasq added, the blocked queries, every check ok"
+else
+	bad "expected nftsetd's report, clean (exit 0)"
+fi
+
+heading "Drift: the host adds $PUB_OTHER to allow_v4 behind shield's back"
+shown nsenter -t "$PID" -n nft add element inet terok_shield allow_v4 "{ $PUB_OTHER }"
+nsenter -t "$PID" -n nft add element inet terok_shield allow_v4 "{ $PUB_OTHER }"
+ctr timeout 5 wget -q -O - "http://$PUB_OTHER/"
+if [[ $CTR_RC == 0 && $CTR_OUT == "hello from other"* ]]; then
+	good "the container reaches it now, though nothing in its allowlist says it may"
+else
+	bad "expected the page of $PUB_OTHER through the added element"
+fi
+if wait_for 5 stream_has ".kind == \"drift.unexplained\" and .ip == \"$PUB_OTHER\""; then
+	indent <<<"$EV"
+	good "shield watch: drift.unexplained, naming the process that wrote it: $(jq -r '"\(.comm)[\(.pid)]"' <<<"$EV")"
+else
+	bad "no drift.unexplained event for $PUB_OTHER"
+fi
+drift_report
+if [[ $DRIFT_RC == 3 ]] && grep -q "OPEN  drift.unexplained" "$TMP/drift.out"; then
+	good "shield drift: the open check and its event, exit 3"
+else
+	bad "expected shield drift to report the open drift.unexplained with exit 3"
+fi
+shown nsenter -t "$PID" -n nft delete element inet terok_shield allow_v4 "{ $PUB_OTHER }"
+nsenter -t "$PID" -n nft delete element inet terok_shield allow_v4 "{ $PUB_OTHER }"
+_drift_clean() { shield drift demo >/dev/null 2>&1; }
+if wait_for 5 _drift_clean; then
+	good "the element is gone: shield drift demo exits 0 again (the event stays counted)"
+else
+	bad "shield drift demo still reports drift after the element was deleted"
 fi
 
 heading "The container goes: its poststop hook stops dnsmasq and deregisters it"
@@ -304,12 +427,34 @@ if wait_for 5 _demo_gone; then
 else
 	bad "dnsmasq $DNSMASQ_PID or the registry entry is still there"
 fi
+if wait_for 5 stream_has '.kind == "watch.detached" and .container == "demo"'; then
+	good "nftsetd let it go (watch.detached)"
+else
+	bad "nftsetd did not detach from the container"
+fi
+
+heading "The events nftsetd filed: \$DEMO/state/containers/demo/events.jsonl"
+indent <"$BUNDLE/events.jsonl"
 
 heading "The audit log: \$DEMO/state/containers/demo/audit.jsonl"
 indent <"$BUNDLE/audit.jsonl"
 
+heading "nftsetd and the subscriber stop"
+shown kill -TERM "$WATCH_PID" "$NFTSETD_PID"
+kill -TERM "$WATCH_PID"
+rc=0
+wait "$WATCH_PID" || rc=$?
+kill -TERM "$NFTSETD_PID"
+nrc=0
+wait "$NFTSETD_PID" || nrc=$?
+if [[ $rc == 0 && $nrc == 0 ]]; then
+	good "both exit 0 on SIGTERM"
+else
+	bad "shield watch exited $rc, nftsetd $nrc"
+	indent <"$TMP/nftsetd.log"
+fi
+
 echo
-echo "The watcher's report (nftsetd; shield watch, shield drift) comes with a later version."
 printf '\033[1m%s\033[0m in %d s after the build; the world, podman storage and files are removed now.\n' \
 	"$([[ ${FAILED:-0} == 0 ]] && echo Done || echo "Done, with ${FAILED} unexpected results")" \
 	"$((($(ms_now) - T0 + 500) / 1000))"

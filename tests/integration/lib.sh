@@ -138,7 +138,9 @@ finish() {
 _cleanup() {
 	local rc=$? ns pid pids
 	set +e
-	trap - EXIT INT TERM
+	# Once here, a Ctrl-C must not leave half the world behind: ignored.
+	trap - EXIT
+	trap '' INT TERM
 	for pid in "${_PIDS_STARTED[@]}"; do
 		kill "$pid" 2>/dev/null
 	done

@@ -191,6 +191,7 @@ static void test_socket_path(void **state)
 struct server {
 	int lfd;
 	const char *answer;
+	size_t answer_len;
 	char request[512];
 };
 
@@ -205,17 +206,24 @@ static void *serve_once(void *arg)
 	       s->request[n] != '\n')
 		n++;
 	s->request[n] = '\0';
-	write_str(fd, s->answer);
+	/* The client may stop reading (an answer over its cap): then the rest gets EPIPE. */
+	for (size_t off = 0; off < s->answer_len;) {
+		ssize_t w = write(fd, s->answer + off, s->answer_len - off);
+
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
 	close(fd);
 	return NULL;
 }
 
-static int exchange(const char *answer, const char *container, char *request, json_t **out,
-		    struct shield_error *err)
+static int exchange_n(const char *answer, size_t answer_len, const char *container, char *request,
+		      json_t **out, struct shield_error *err)
 {
 	char root[UNIT_ROOT_MAX], path[UNIT_DIR_MAX];
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct server s = {.answer = answer};
+	struct server s = {.answer = answer, .answer_len = answer_len};
 	pthread_t t;
 	int r;
 
@@ -232,6 +240,12 @@ static int exchange(const char *answer, const char *container, char *request, js
 	snprintf(request, 512, "%s", s.request);
 	unit_rmtree(root);
 	return r;
+}
+
+static int exchange(const char *answer, const char *container, char *request, json_t **out,
+		    struct shield_error *err)
+{
+	return exchange_n(answer, strlen(answer), container, request, out, err);
 }
 
 static void test_report_exchange(void **state)
@@ -256,6 +270,79 @@ static void test_report_exchange(void **state)
 	assert_int_equal(exchange("not json\n", NULL, request, &report, &err), -EPROTO);
 	assert_int_equal(exchange("{\"version\":1}\n", NULL, request, &report, &err), -EPROTO);
 	assert_int_equal(exchange("", NULL, request, &report, &err), -ECONNRESET);
+}
+
+/*
+ * A report answer of exactly len bytes plus its newline: n containers, then
+ * a padding string that brings the line to len.
+ */
+static char *report_of_size(size_t n, size_t len)
+{
+	static const char head[] = "{\"version\":1,\"containers\":[";
+	static const char tail[] = "],\"pad\":\"";
+	char *buf = malloc(len + 1);
+	size_t off = 0;
+
+	assert_non_null(buf);
+	memcpy(buf, head, sizeof(head) - 1);
+	off = sizeof(head) - 1;
+	for (size_t i = 0; i < n; i++) {
+		char c[128];
+		int w = snprintf(c, sizeof(c),
+				 "%s{\"id\":\"c%05zu\",\"name\":\"n%zu\",\"clean\":true}",
+				 i ? "," : "", i, i);
+
+		assert_true(off + (size_t)w + sizeof(tail) + 2 < len);
+		memcpy(buf + off, c, (size_t)w);
+		off += (size_t)w;
+	}
+	memcpy(buf + off, tail, sizeof(tail) - 1);
+	off += sizeof(tail) - 1;
+	memset(buf + off, 'x', len - 2 - off);
+	buf[len - 2] = '"';
+	buf[len - 1] = '}';
+	buf[len] = '\n';
+	return buf;
+}
+
+static void test_report_large(void **state)
+{
+	struct shield_error err = {0};
+	char request[512], *text;
+	json_t *report = NULL;
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	/* 20,000 containers, 1 MiB: far past the 64 KiB of an event line. */
+	text = report_of_size(20000, 1024 * 1024);
+	assert_int_equal(exchange_n(text, 1024 * 1024 + 1, NULL, request, &report, &err), 0);
+	assert_int_equal(json_array_size(json_object_get(report, "containers")), 20000);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(report, "containers"), 19999), "id")),
+		"c19999");
+	json_decref(report);
+	free(text);
+
+	/* The cap exactly is a report; one byte more is refused with a clear error. */
+	text = report_of_size(3, NFTSETD_REPORT_MAX);
+	assert_int_equal(exchange_n(text, NFTSETD_REPORT_MAX + 1, NULL, request, &report, &err), 0);
+	assert_int_equal(json_array_size(json_object_get(report, "containers")), 3);
+	json_decref(report);
+	free(text);
+	text = report_of_size(3, NFTSETD_REPORT_MAX + 1);
+	assert_int_equal(exchange_n(text, NFTSETD_REPORT_MAX + 2, NULL, request, &report, &err),
+			 -EMSGSIZE);
+	assert_string_equal(err.msg,
+			    "nftsetd's report is larger than 64 MiB; ask for one container "
+			    "(NAME or --state-dir)");
+	free(text);
+
+	/* An answer cut off before its newline is not parsed. */
+	assert_int_equal(
+		exchange("{\"version\":1,\"containers\":[]}", NULL, request, &report, &err),
+		-ECONNRESET);
+	assert_string_equal(err.msg, "nftsetd closed the connection in the middle of its answer");
 }
 
 /* ------------------------------------------------------------------- the text */
@@ -438,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_connect_not_running),
 		cmocka_unit_test(test_socket_path),
 		cmocka_unit_test(test_report_exchange),
+		cmocka_unit_test(test_report_large),
 		cmocka_unit_test(test_term_clean),
 		cmocka_unit_test(test_spans_and_clocks),
 		cmocka_unit_test(test_event_line),
