@@ -281,10 +281,7 @@ static void gather(struct row *r, int dirfd, int nsfd)
 			/* What dnsmasq runs with; before any start, what the mode will give:
 			 * down and down_all forward everything, whatever the bundle's policy. */
 			if (running_policy(dirfd, &r->policy) < 0)
-				r->policy = b.config.mode == SHIELD_MODE_DOWN ||
-							    b.config.mode == SHIELD_MODE_DOWN_ALL
-						    ? DNS_POLICY_OPEN
-						    : b.config.dns_policy;
+				r->policy = bundle_dns_policy(&b.config, b.config.mode);
 			r->n_domains = domains.n;
 			r->n_ips = b.n_allow;
 		}

@@ -388,28 +388,10 @@ static int oneshot_container(const struct oneshot_src *src, json_t **out, struct
 		shield_error_prefix(err, "%s: bundle %s: ", who, src->state_dir);
 		goto out;
 	}
+	shadow_config_from_bundle(&cfg, &b, &domains, &denied);
 	cfg.container = who;
-	cfg.ruleset = (struct nft_ruleset_params){
-		.mode = b.config.mode,
-		.upstream = b.config.upstream,
-		.loopback_ports = b.config.loopback_ports,
-		.gateway_v4 = b.config.gateway_v4,
-		.gateway_v6 = b.config.gateway_v6,
-		.set_timeout = b.config.set_timeout,
-		.allow = b.allow,
-		.n_allow = b.n_allow,
-		.deny = b.deny,
-		.n_deny = b.n_deny,
-	};
-	/* dnsmasq forwards everything in modes down and down_all (dnsmasq_config_for_bundle). */
-	cfg.dns_policy = b.config.mode == SHIELD_MODE_DOWN || b.config.mode == SHIELD_MODE_DOWN_ALL
-				 ? DNS_POLICY_OPEN
-				 : b.config.dns_policy;
-	cfg.domains = &domains;
-	cfg.denied = &denied;
 	cfg.dnsmasq_pid = src->dnsmasq_pid;
 	cfg.repair = false; /* a report changes nothing */
-	cfg.blocked_repeat_ms = SHADOW_BLOCKED_REPEAT_MS;
 	r = shadow_new(&cfg, &rp.shadow, err);
 	if (r < 0) {
 		shield_error_prefix(err, "%s: ", who);

@@ -174,29 +174,10 @@ static int load_config(struct container *c, bool create, struct shield_error *er
 		r = bundle_effective_domains(c->dirfd, &domains, &denied, err);
 	if (r < 0)
 		goto out;
+	shadow_config_from_bundle(&cfg, &br, &domains, &denied);
 	cfg.container = container_label(c);
-	cfg.ruleset = (struct nft_ruleset_params){
-		.mode = br.config.mode,
-		.upstream = br.config.upstream,
-		.loopback_ports = br.config.loopback_ports,
-		.gateway_v4 = br.config.gateway_v4,
-		.gateway_v6 = br.config.gateway_v6,
-		.set_timeout = br.config.set_timeout,
-		.allow = br.allow,
-		.n_allow = br.n_allow,
-		.deny = br.deny,
-		.n_deny = br.n_deny,
-	};
-	/* As dnsmasq runs it: down and down_all forward everything. */
-	cfg.dns_policy =
-		br.config.mode == SHIELD_MODE_DOWN || br.config.mode == SHIELD_MODE_DOWN_ALL
-			? DNS_POLICY_OPEN
-			: br.config.dns_policy;
-	cfg.domains = &domains;
-	cfg.denied = &denied;
 	cfg.dnsmasq_pid = c->e.dnsmasq_pid;
 	cfg.repair = c->d->opt.repair;
-	cfg.blocked_repeat_ms = SHADOW_BLOCKED_REPEAT_MS;
 	cfg.event_seq = &c->d->event_seq;
 	r = create ? shadow_new(&cfg, &c->shadow, err) : shadow_reconfigure(c->shadow, &cfg, err);
 	if (r >= 0)

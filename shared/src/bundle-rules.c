@@ -55,10 +55,10 @@ int bundle_rules_load(int dirfd, struct bundle_rules *b, struct shield_error *er
 	return r;
 }
 
-int bundle_rules_build(const struct bundle_rules *b, enum shield_mode mode, struct nft_ruleset *rs,
-		       struct shield_error *err)
+void bundle_rules_params(const struct bundle_rules *b, enum shield_mode mode,
+			 struct nft_ruleset_params *p)
 {
-	struct nft_ruleset_params p = {
+	*p = (struct nft_ruleset_params){
 		.mode = mode,
 		.upstream = b->config.upstream,
 		.loopback_ports = b->config.loopback_ports,
@@ -70,6 +70,13 @@ int bundle_rules_build(const struct bundle_rules *b, enum shield_mode mode, stru
 		.deny = b->deny,
 		.n_deny = b->n_deny,
 	};
+}
 
+int bundle_rules_build(const struct bundle_rules *b, enum shield_mode mode, struct nft_ruleset *rs,
+		       struct shield_error *err)
+{
+	struct nft_ruleset_params p;
+
+	bundle_rules_params(b, mode, &p);
 	return nft_ruleset_build(&p, rs, err);
 }

@@ -468,6 +468,12 @@ int bundle_effective_ips(int dirfd, struct strlist *out, struct strlist *deny,
 
 /* ---- configuration ---- */
 
+enum dns_policy bundle_dns_policy(const struct bundle_config *c, enum shield_mode mode)
+{
+	return mode == SHIELD_MODE_DOWN || mode == SHIELD_MODE_DOWN_ALL ? DNS_POLICY_OPEN
+									: c->dns_policy;
+}
+
 void bundle_config_init(struct bundle_config *c)
 {
 	memset(c, 0, sizeof(*c));

@@ -771,9 +771,7 @@ int control_set_mode(const struct control_ctx *c, enum shield_mode mode, struct 
 		return r;
 	res->old_mode = b.config.mode;
 	res->mode = mode;
-	res->dns_policy = mode == SHIELD_MODE_DOWN || mode == SHIELD_MODE_DOWN_ALL
-				  ? DNS_POLICY_OPEN
-				  : b.config.dns_policy;
+	res->dns_policy = bundle_dns_policy(&b.config, mode);
 	if (mode != b.config.mode) {
 		b.config.mode = mode;
 		r = bundle_write_config(c->dirfd, &b.config, err);

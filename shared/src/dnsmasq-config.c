@@ -240,9 +240,7 @@ int dnsmasq_config_for_bundle(const char *state_dir, const struct bundle_config 
 		.upstream = &c->upstream,
 		.domains = domains,
 		.denied = denied,
-		.policy = c->mode == SHIELD_MODE_DOWN || c->mode == SHIELD_MODE_DOWN_ALL
-				  ? DNS_POLICY_OPEN
-				  : c->dns_policy,
+		.policy = bundle_dns_policy(c, c->mode),
 		.set_timeout = c->set_timeout,
 	};
 

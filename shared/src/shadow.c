@@ -999,6 +999,18 @@ static int open_missing(struct shadow *s, const struct ekey *k, const char *doma
 
 /* ----------------------------------------------------------- lifecycle */
 
+void shadow_config_from_bundle(struct shadow_config *cfg, const struct bundle_rules *b,
+			       const struct strlist *domains, const struct strlist *denied)
+{
+	*cfg = (struct shadow_config){
+		.dns_policy = bundle_dns_policy(&b->config, b->config.mode),
+		.domains = domains,
+		.denied = denied,
+		.blocked_repeat_ms = SHADOW_BLOCKED_REPEAT_MS,
+	};
+	bundle_rules_params(b, b->config.mode, &cfg->ruleset);
+}
+
 int shadow_new(const struct shadow_config *cfg, struct shadow **out, struct shield_error *err)
 {
 	struct shadow *s;

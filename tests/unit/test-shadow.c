@@ -223,6 +223,44 @@ static void clean_start(struct fix *f)
 	assert_true(shadow_clean(f->s));
 }
 
+/* The config nftsetd and the one-shot report build from a bundle: mode, policy as dnsmasq runs it, lists. */
+static void test_config_from_bundle(void **state)
+{
+	struct addr_prefix allow[2], deny[1];
+	struct strlist domains = STRLIST_INIT, denied = STRLIST_INIT;
+	struct bundle_rules b = {.allow = allow, .n_allow = 2, .deny = deny, .n_deny = 1};
+	struct shadow_config cfg;
+
+	(void)state;
+	bundle_config_init(&b.config);
+	b.config.set_timeout = 77;
+	b.config.dns_policy = DNS_POLICY_STRICT;
+	shadow_config_from_bundle(&cfg, &b, &domains, &denied);
+	assert_int_equal(cfg.ruleset.mode, SHIELD_MODE_UP);
+	assert_int_equal(cfg.dns_policy, DNS_POLICY_STRICT);
+	assert_ptr_equal(cfg.ruleset.allow, allow);
+	assert_int_equal(cfg.ruleset.n_allow, 2);
+	assert_ptr_equal(cfg.ruleset.deny, deny);
+	assert_int_equal(cfg.ruleset.n_deny, 1);
+	assert_int_equal(cfg.ruleset.set_timeout, 77);
+	assert_ptr_equal(cfg.domains, &domains);
+	assert_ptr_equal(cfg.denied, &denied);
+	assert_int_equal(cfg.blocked_repeat_ms, SHADOW_BLOCKED_REPEAT_MS);
+	assert_null(cfg.container);
+	/* dnsmasq forwards everything in down and down_all, whatever the bundle's policy. */
+	b.config.mode = SHIELD_MODE_DOWN;
+	shadow_config_from_bundle(&cfg, &b, &domains, &denied);
+	assert_int_equal(cfg.ruleset.mode, SHIELD_MODE_DOWN);
+	assert_int_equal(cfg.dns_policy, DNS_POLICY_OPEN);
+	b.config.mode = SHIELD_MODE_DOWN_ALL;
+	shadow_config_from_bundle(&cfg, &b, &domains, &denied);
+	assert_int_equal(cfg.dns_policy, DNS_POLICY_OPEN);
+	b.config.mode = SHIELD_MODE_BLOCK;
+	shadow_config_from_bundle(&cfg, &b, &domains, &denied);
+	assert_int_equal(cfg.dns_policy, DNS_POLICY_STRICT);
+	bundle_config_free(&b.config);
+}
+
 static void test_config_errors(void **state)
 {
 	struct fix *f = *state;
@@ -1163,6 +1201,7 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_from_bundle),
 		T(test_config_errors),
 		T(test_clean),
 		T(test_rotation),

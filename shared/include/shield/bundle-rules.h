@@ -20,6 +20,9 @@ struct bundle_rules {
 /* Read config, effective IPs and the deny list of the bundle dirfd; on failure b is empty. */
 int bundle_rules_load(int dirfd, struct bundle_rules *b, struct shield_error *err);
 void bundle_rules_free(struct bundle_rules *b);
+/* The ruleset parameters of a loaded bundle in mode (pointers borrowed from b). */
+void bundle_rules_params(const struct bundle_rules *b, enum shield_mode mode,
+			 struct nft_ruleset_params *p);
 /* Build the ruleset of mode for a loaded bundle. */
 int bundle_rules_build(const struct bundle_rules *b, enum shield_mode mode, struct nft_ruleset *rs,
 		       struct shield_error *err);

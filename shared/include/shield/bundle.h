@@ -124,6 +124,12 @@ struct bundle_config {
 	struct strlist profiles;       /* profile names in order */
 };
 
+/*
+ * The DNS policy dnsmasq runs with when c is in mode: down and down_all
+ * forward everything, the other modes keep c's policy.
+ */
+enum dns_policy bundle_dns_policy(const struct bundle_config *c, enum shield_mode mode);
+
 /* Defaults: version 1, mode up, policy strict, timeout 30m, no ports, no gateways. */
 void bundle_config_init(struct bundle_config *c);
 void bundle_config_free(struct bundle_config *c);

@@ -40,6 +40,7 @@
 #include <jansson.h>
 
 #include "addr.h"
+#include "bundle-rules.h"
 #include "dnsmasq-log.h"
 #include "error.h"
 #include "event.h"
@@ -77,6 +78,16 @@ struct shadow_config {
 	 */
 	uint64_t *event_seq;
 };
+
+/*
+ * Fill cfg from a loaded bundle (bundle_rules_load) and its effective and
+ * denied domains (bundle_effective_domains): the ruleset parameters of the
+ * bundle's mode, the DNS policy dnsmasq runs with in it (bundle_dns_policy),
+ * the domain lists and SHADOW_BLOCKED_REPEAT_MS; everything else zero. The
+ * pointers are borrowed, as for shadow_new.
+ */
+void shadow_config_from_bundle(struct shadow_config *cfg, const struct bundle_rules *b,
+			       const struct strlist *domains, const struct strlist *denied);
 
 /* The caller's clocks, in ms. */
 struct shadow_now {
