@@ -232,7 +232,10 @@ static void daemon_stop(struct daemon *d, const char *why)
 	if (d->stopping)
 		return;
 	d->stopping = true;
-	nlog(LOG_PRIO_NOTICE, "stopping (%s): %u containers watched", why, d->n_containers);
+	nlog(LOG_PRIO_NOTICE,
+	     "stopping (%s): %u containers watched; log tailing waited for a subscriber %llu "
+	     "times",
+	     why, d->n_containers, (unsigned long long)d->tail_pauses);
 	close_if_open((uv_handle_t *)&d->sig_term);
 	close_if_open((uv_handle_t *)&d->sig_int);
 	close_if_open((uv_handle_t *)&d->sig_hup);
@@ -276,14 +279,34 @@ static void on_tick(uv_timer_t *t)
 	malloc_trim(0);
 }
 
+/*
+ * One turn of reading: a batch of each log that has more, round robin from
+ * where the last turn stopped. A subscriber falling behind stops the turn
+ * (and the handle, so a paused loop sleeps); it goes on from the same
+ * container once the subscriber caught up (daemon_want_more).
+ */
 static void on_more(uv_idle_t *h)
 {
 	struct daemon *d = h->data;
+	struct container *start = d->more_next ? d->more_next : d->containers, *c = start;
 	bool more = false;
 
-	for (struct container *c = d->containers; c; c = c->next)
-		if (c->tail.more)
+	d->more_next = NULL;
+	while (c) {
+		struct container *next = c->next ? c->next : d->containers;
+
+		if (c->tail.more) {
+			if (d->n_blocking > 0) {
+				d->more_next = c;
+				more = false;
+				break;
+			}
 			more |= tail_read(c);
+		}
+		if (next == start)
+			break;
+		c = next;
+	}
 	if (!more)
 		uv_idle_stop(h);
 }

@@ -493,6 +493,11 @@ bool tail_read(struct container *c)
 
 	if (c->detaching)
 		return false;
+	if (c->d->n_blocking > 0) {
+		/* A subscriber is behind: the lines wait in the log, read once it caught up. */
+		c->tail.more = true;
+		return true;
+	}
 	more = read_some(c, NFTSETD_BATCH_MAX);
 	c->tail.more = more;
 	if (more)
@@ -501,6 +506,15 @@ bool tail_read(struct container *c)
 		tail_cut(c);
 	tail_save(c, false);
 	return more;
+}
+
+void tail_drain(struct container *c)
+{
+	if (c->detaching)
+		return;
+	read_some(c, UINT64_MAX);
+	c->tail.more = false;
+	tail_save(c, false);
 }
 
 static void on_log_event(uv_fs_event_t *h, const char *filename, int events, int status)
