@@ -275,15 +275,8 @@ void events_batch_begin(struct container *c, uint64_t offset_before, uint64_t li
  */
 void events_batch_end(struct container *c);
 
-/* Where a batch's events go, as the cursor records it. */
-struct batch_mark {
-	uint64_t offset_before, lines_before; /* the cursor before the batch */
-	uint64_t ev_dev, ev_ino;	      /* events.jsonl */
-	uint64_t ev_start, ev_end;	      /* its size before and after the batch's events */
-};
-
-/* Write the cursor at the tail's position; with a batch mark (may be NULL). */
-int tail_save_mark(struct container *c, const struct batch_mark *m);
+/* Write the cursor at the tail's position; with a batch's mark (may be NULL). */
+int tail_save_mark(struct container *c, const struct log_cursor_batch *m);
 
 /* ---- server (server.c) ---- */
 
