@@ -117,6 +117,16 @@ static void on_monitor(uv_poll_t *h, int status, int events)
 	(void)events;
 	if (c->detaching)
 		return;
+	if (status == UV_EBADF) {
+		/*
+		 * libuv reports POLLERR as EBADF and stops the handle. On a
+		 * notification socket the pending error is ENOBUFS, the kernel
+		 * dropping notifications: the read below gets it (and clears
+		 * it) and resyncs. Poll again; a socket that is really broken
+		 * fails that read.
+		 */
+		status = uv_poll_start(h, UV_READABLE, on_monitor);
+	}
 	if (status < 0) {
 		nlog(LOG_PRIO_ERR, "%s: notification socket: %s", container_label(c),
 		     uv_strerror(status));
@@ -156,7 +166,7 @@ int kernel_open(struct container *c, struct shield_error *err)
 	int r;
 
 	/* Subscribe before the first dump, so no change falls between the two. */
-	r = nft_monitor_open(c->nsfd, 0, &c->mon, err);
+	r = nft_monitor_open(c->nsfd, (size_t)c->d->opt.netlink_rcvbuf, &c->mon, err);
 	if (r < 0)
 		return r;
 	r = nft_sock_open_in(c->nsfd, &c->nft, err);

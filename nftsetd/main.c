@@ -72,6 +72,10 @@ static void usage(FILE *out)
 		"  --log-max BYTES     rotate a dnsmasq.log longer than this (default 8M)\n"
 		"  --events-max BYTES  rotate events.jsonl to events.jsonl.1 past this (default "
 		"4M)\n"
+		"  --netlink-rcvbuf BYTES  receive buffer of each nftables notification socket\n"
+		"                      (default 4M; testing and tuning: smaller loses "
+		"notifications\n"
+		"                      sooner, each loss is a netlink.resync and a full dump)\n"
 		"  -v, --verbose       debug messages too\n"
 		"  --version           print the version and exit\n"
 		"  -h, --help          this text\n"
@@ -133,6 +137,7 @@ enum {
 	OPT_NO_REPAIR,
 	OPT_LOG_MAX,
 	OPT_EVENTS_MAX,
+	OPT_NETLINK_RCVBUF,
 	OPT_VERSION,
 };
 
@@ -146,6 +151,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{"no-repair", no_argument, NULL, OPT_NO_REPAIR},
 		{"log-max", required_argument, NULL, OPT_LOG_MAX},
 		{"events-max", required_argument, NULL, OPT_EVENTS_MAX},
+		{"netlink-rcvbuf", required_argument, NULL, OPT_NETLINK_RCVBUF},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, 'h'},
@@ -198,6 +204,15 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case OPT_EVENTS_MAX:
 			if (parse_bytes("--events-max", optarg, 4096, &o->events_max) < 0)
 				return -1;
+			break;
+		case OPT_NETLINK_RCVBUF:
+			/* The kernel doubles it and keeps a minimum of its own. */
+			if (parse_bytes("--netlink-rcvbuf", optarg, 4096, &o->netlink_rcvbuf) < 0)
+				return -1;
+			if (o->netlink_rcvbuf > 1024 * 1024 * 1024) {
+				fprintf(stderr, "nftsetd: --netlink-rcvbuf: at most 1G\n");
+				return -1;
+			}
 			break;
 		case 'v':
 			o->verbose = true;

@@ -65,6 +65,7 @@ struct daemon_opts {
 	bool repair;
 	uint64_t log_max;
 	uint64_t events_max;
+	uint64_t netlink_rcvbuf; /* notification socket receive buffer, 0: the monitor's default */
 	bool verbose;
 };
 
