@@ -395,7 +395,7 @@ void container_update(struct container *c, const struct registry_entry *e)
 		return;
 	nlog(LOG_PRIO_INFO, "%s: registry entry changed: dnsmasq pid %d -> %d", container_label(c),
 	     (int)c->e.dnsmasq_pid, (int)e->dnsmasq_pid);
-	tail_read(c); /* lines of the old dnsmasq first */
+	tail_drain(c); /* lines of the old dnsmasq first */
 	if (entry_set(&c->e, e) < 0) {
 		nlog(LOG_PRIO_ERR, "%s: out of memory for the registry entry", container_label(c));
 		return;
@@ -427,6 +427,8 @@ void container_detach(struct container *c, const char *why)
 	d->n_containers--;
 	if (d->batch == c)
 		d->batch = NULL;
+	if (d->more_next == c)
+		d->more_next = NULL;
 	fdwatch_close(c->pidw);
 	c->pidw = NULL;
 	kernel_close(c);

@@ -6,7 +6,7 @@
  *
  * Events derived from log lines are held while a batch of lines is read and
  * written together at its end, after a cursor that records the batch's
- * start and where its events will land (tail.c "batch" line). A crash
+ * start and where its events will land (log-cursor.h "batch" line). A crash
  * before they are all written is seen at the next start (events.jsonl
  * shorter than announced): the partial write is cut off and the batch read
  * again. Every other event is written at once and never cut.
@@ -85,7 +85,7 @@ static void events_write(struct container *c, const char *data, size_t len, bool
 		     shield_strerror(fd));
 	} else {
 		if (batch) {
-			struct batch_mark m = {
+			struct log_cursor_batch m = {
 				.offset_before = d->batch_offset_before,
 				.lines_before = d->batch_lines_before,
 				.ev_dev = (uint64_t)st.st_dev,

@@ -14,6 +14,15 @@
 #include "shield/nft-netlink.h"
 #include "nftsetd.h"
 
+/*
+ * Receive buffers shared by every container (the loop runs one callback at
+ * a time): one for the notification sockets, one for the command sockets,
+ * which a notification's callback uses for repairs while the datagram is
+ * still being read. Two buffers for the loop instead of two per container.
+ */
+static _Alignas(8) uint8_t monitor_buf[NFT_MONITOR_BUF_SIZE];
+static _Alignas(8) uint8_t sock_buf[NFT_SOCK_RECV_BUF];
+
 /* Dump now and hand the table to the shadow. */
 void kernel_dump(struct container *c)
 {
@@ -117,6 +126,16 @@ static void on_monitor(uv_poll_t *h, int status, int events)
 	(void)events;
 	if (c->detaching)
 		return;
+	if (status == UV_EBADF) {
+		/*
+		 * libuv reports POLLERR as EBADF and stops the handle. On a
+		 * notification socket the pending error is ENOBUFS, the kernel
+		 * dropping notifications: the read below gets it (and clears
+		 * it) and resyncs. Poll again; a socket that is really broken
+		 * fails that read.
+		 */
+		status = uv_poll_start(h, UV_READABLE, on_monitor);
+	}
 	if (status < 0) {
 		nlog(LOG_PRIO_ERR, "%s: notification socket: %s", container_label(c),
 		     uv_strerror(status));
@@ -156,10 +175,11 @@ int kernel_open(struct container *c, struct shield_error *err)
 	int r;
 
 	/* Subscribe before the first dump, so no change falls between the two. */
-	r = nft_monitor_open(c->nsfd, 0, &c->mon, err);
+	r = nft_monitor_open_shared(c->nsfd, (size_t)c->d->opt.netlink_rcvbuf, monitor_buf, &c->mon,
+				    err);
 	if (r < 0)
 		return r;
-	r = nft_sock_open_in(c->nsfd, &c->nft, err);
+	r = nft_sock_open_shared(c->nsfd, sock_buf, &c->nft, err);
 	if (r < 0)
 		return r;
 	c->monw = fdwatch_new(c, nft_monitor_fd(c->mon), false, on_monitor);

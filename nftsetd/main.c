@@ -72,6 +72,10 @@ static void usage(FILE *out)
 		"  --log-max BYTES     rotate a dnsmasq.log longer than this (default 8M)\n"
 		"  --events-max BYTES  rotate events.jsonl to events.jsonl.1 past this (default "
 		"4M)\n"
+		"  --netlink-rcvbuf BYTES  receive buffer of each nftables notification socket\n"
+		"                      (default 4M; testing and tuning: smaller loses "
+		"notifications\n"
+		"                      sooner, each loss is a netlink.resync and a full dump)\n"
 		"  -v, --verbose       debug messages too\n"
 		"  --version           print the version and exit\n"
 		"  -h, --help          this text\n"
@@ -133,6 +137,7 @@ enum {
 	OPT_NO_REPAIR,
 	OPT_LOG_MAX,
 	OPT_EVENTS_MAX,
+	OPT_NETLINK_RCVBUF,
 	OPT_VERSION,
 };
 
@@ -146,6 +151,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{"no-repair", no_argument, NULL, OPT_NO_REPAIR},
 		{"log-max", required_argument, NULL, OPT_LOG_MAX},
 		{"events-max", required_argument, NULL, OPT_EVENTS_MAX},
+		{"netlink-rcvbuf", required_argument, NULL, OPT_NETLINK_RCVBUF},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, 'h'},
@@ -199,6 +205,15 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 			if (parse_bytes("--events-max", optarg, 4096, &o->events_max) < 0)
 				return -1;
 			break;
+		case OPT_NETLINK_RCVBUF:
+			/* The kernel doubles it and keeps a minimum of its own. */
+			if (parse_bytes("--netlink-rcvbuf", optarg, 4096, &o->netlink_rcvbuf) < 0)
+				return -1;
+			if (o->netlink_rcvbuf > 1024 * 1024 * 1024) {
+				fprintf(stderr, "nftsetd: --netlink-rcvbuf: at most 1G\n");
+				return -1;
+			}
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -232,7 +247,10 @@ static void daemon_stop(struct daemon *d, const char *why)
 	if (d->stopping)
 		return;
 	d->stopping = true;
-	nlog(LOG_PRIO_NOTICE, "stopping (%s): %u containers watched", why, d->n_containers);
+	nlog(LOG_PRIO_NOTICE,
+	     "stopping (%s): %u containers watched; log tailing waited for a subscriber %llu "
+	     "times",
+	     why, d->n_containers, (unsigned long long)d->tail_pauses);
 	close_if_open((uv_handle_t *)&d->sig_term);
 	close_if_open((uv_handle_t *)&d->sig_int);
 	close_if_open((uv_handle_t *)&d->sig_hup);
@@ -276,14 +294,34 @@ static void on_tick(uv_timer_t *t)
 	malloc_trim(0);
 }
 
+/*
+ * One turn of reading: a batch of each log that has more, round robin from
+ * where the last turn stopped. A subscriber falling behind stops the turn
+ * (and the handle, so a paused loop sleeps); it goes on from the same
+ * container once the subscriber caught up (daemon_want_more).
+ */
 static void on_more(uv_idle_t *h)
 {
 	struct daemon *d = h->data;
+	struct container *start = d->more_next ? d->more_next : d->containers, *c = start;
 	bool more = false;
 
-	for (struct container *c = d->containers; c; c = c->next)
-		if (c->tail.more)
+	d->more_next = NULL;
+	while (c) {
+		struct container *next = c->next ? c->next : d->containers;
+
+		if (c->tail.more) {
+			if (d->n_blocking > 0) {
+				d->more_next = c;
+				more = false;
+				break;
+			}
 			more |= tail_read(c);
+		}
+		if (next == start)
+			break;
+		c = next;
+	}
 	if (!more)
 		uv_idle_stop(h);
 }

@@ -33,12 +33,15 @@
 #define NFTSETD_LOG_FILE	   "dnsmasq.log"
 #define NFTSETD_CLIENTS_MAX	   64
 #define NFTSETD_CLIENT_BACKLOG_MAX (1024 * 1024) /* bytes a subscriber may fall behind */
-#define NFTSETD_REQUEST_MAX	   (64 * 1024)	 /* bytes of one request line */
-#define NFTSETD_REQUEST_TIMEOUT_MS 10000	 /* a client must ask within this */
-#define NFTSETD_READ_CHUNK	   (64 * 1024)	 /* one read of a query log */
-#define NFTSETD_BATCH_MAX	   (1024 * 1024) /* log bytes per container per loop turn */
-#define NFTSETD_CURSOR_INTERVAL_MS 1000		 /* a busy log's cursor is saved this often */
-#define NFTSETD_SOON_MS		   100		 /* a rule change is judged this much later */
+#define NFTSETD_CLIENT_HIGH_WATER  (256 * 1024)	 /* queued to a subscriber: log tailing waits */
+#define NFTSETD_CLIENT_LOW_WATER   (64 * 1024)	 /* ... and goes on once it is down to this */
+#define NFTSETD_CLIENT_STALL_MS	   10000       /* a subscriber holding tailing this long: dropped */
+#define NFTSETD_REQUEST_MAX	   (64 * 1024) /* bytes of one request line */
+#define NFTSETD_REQUEST_TIMEOUT_MS 10000       /* a client must ask within this */
+#define NFTSETD_READ_CHUNK	   (64 * 1024) /* one read of a query log */
+#define NFTSETD_BATCH_MAX	   (64 * 1024) /* log bytes per container per loop turn */
+#define NFTSETD_CURSOR_INTERVAL_MS 1000	       /* a busy log's cursor is saved this often */
+#define NFTSETD_SOON_MS		   100	       /* a rule change is judged this much later */
 
 /* Log priorities, as syslog and sd-daemon number them. */
 enum {
@@ -62,6 +65,7 @@ struct daemon_opts {
 	bool repair;
 	uint64_t log_max;
 	uint64_t events_max;
+	uint64_t netlink_rcvbuf; /* notification socket receive buffer, 0: the monitor's default */
 	bool verbose;
 };
 
@@ -85,6 +89,7 @@ struct daemon {
 	/* Runs while some log has more to read than one turn takes. */
 	uv_idle_t more;
 	bool more_open;
+	struct container *more_next; /* where the next turn goes on reading (round robin) */
 
 	/* The socket server. */
 	uv_pipe_t server;
@@ -92,6 +97,14 @@ struct daemon {
 	bool server_bound; /* the path is ours to remove */
 	struct client *clients;
 	unsigned n_clients;
+	/*
+	 * Subscribers with more than NFTSETD_CLIENT_HIGH_WATER bytes queued
+	 * (until they are down to NFTSETD_CLIENT_LOW_WATER): while there is
+	 * one, no log is read (the lines wait on disk, the cursor holds the
+	 * place), so a burst never queues more than a batch beyond the mark.
+	 */
+	unsigned n_blocking;
+	uint64_t tail_pauses; /* times tailing waited for a subscriber */
 
 	struct container *containers;
 	unsigned n_containers;
@@ -121,7 +134,7 @@ struct tail {
 	uint64_t saved_offset;		/* what the cursor file says now (UINT64_MAX: unknown) */
 	struct log_cursor saved;
 	uint64_t saved_ms;
-	bool more;	  /* the last read stopped at the batch limit */
+	bool more;	  /* the last read stopped at the batch limit, or waited for a subscriber */
 	bool warned_path; /* said once that the path is not dnsmasq's file */
 	uv_fs_event_t watch;
 	bool watch_init; /* the handle exists (counted in c->handles) */
@@ -221,8 +234,14 @@ void container_event(struct container *c, const char *kind, const char *detail);
 
 /* Open the log and the cursor at attach; never fails the attach. */
 void tail_open(struct container *c);
-/* Read what the log holds beyond the cursor, at most one batch; true if more is left. */
+/*
+ * Read what the log holds beyond the cursor, at most one batch; true if
+ * more is left. While a subscriber is behind (d->n_blocking) nothing is
+ * read: the container is marked to be read when the loop goes on.
+ */
 bool tail_read(struct container *c);
+/* Read the log to its end now, even while a subscriber is behind (the order of lines matters). */
+void tail_drain(struct container *c);
 /* Look at the path again: rotated, deleted, replaced, too long. */
 void tail_check(struct container *c);
 /* Persist the cursor if it moved. */
@@ -257,15 +276,8 @@ void events_batch_begin(struct container *c, uint64_t offset_before, uint64_t li
  */
 void events_batch_end(struct container *c);
 
-/* Where a batch's events go, as the cursor records it. */
-struct batch_mark {
-	uint64_t offset_before, lines_before; /* the cursor before the batch */
-	uint64_t ev_dev, ev_ino;	      /* events.jsonl */
-	uint64_t ev_start, ev_end;	      /* its size before and after the batch's events */
-};
-
-/* Write the cursor at the tail's position; with a batch mark (may be NULL). */
-int tail_save_mark(struct container *c, const struct batch_mark *m);
+/* Write the cursor at the tail's position; with a batch's mark (may be NULL). */
+int tail_save_mark(struct container *c, const struct log_cursor_batch *m);
 
 /* ---- server (server.c) ---- */
 
@@ -286,7 +298,7 @@ void kernel_close(struct container *c);
 
 /* ---- daemon (main.c) ---- */
 
-/* Ask the loop to read more log later (a batch was cut short). */
+/* Ask the loop to read more log later (a batch was cut short, or tailing goes on). */
 void daemon_want_more(struct daemon *d);
 /* Ask for the dumps of containers with resync_wanted, soon (coalesced). */
 void daemon_want_dump(struct daemon *d);

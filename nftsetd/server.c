@@ -3,8 +3,15 @@
  * The Unix socket server (protocol v1, BRIEF "nftsetd socket protocol"): a
  * client sends one JSON request line and gets either one report line, or a
  * stream of event lines after {"subscribed":true}. Requests are capped at
- * NFTSETD_REQUEST_MAX bytes, clients at NFTSETD_CLIENTS_MAX, and a
- * subscriber that falls NFTSETD_CLIENT_BACKLOG_MAX bytes behind is dropped.
+ * NFTSETD_REQUEST_MAX bytes, clients at NFTSETD_CLIENTS_MAX.
+ *
+ * Subscribers get backpressure, not a limit that a burst trips: once one
+ * has NFTSETD_CLIENT_HIGH_WATER bytes queued, log tailing waits (the lines
+ * stay in the logs, tail.c) until it is down to NFTSETD_CLIENT_LOW_WATER,
+ * so a subscriber that reads receives every event however large the
+ * burst. One that holds tailing for NFTSETD_CLIENT_STALL_MS is dropped, so
+ * it cannot stall the daemon; NFTSETD_CLIENT_BACKLOG_MAX still bounds what
+ * events from elsewhere (the kernel, the timer) may queue.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +35,8 @@ struct client {
 	size_t req_len;
 	bool answered; /* a request was handled: later input is ignored */
 	bool subscribed;
-	char *filter; /* subscribe: the container named, or NULL for all */
+	bool blocking; /* above the high-water mark: counted in d->n_blocking, timer running */
+	char *filter;  /* subscribe: the container named, or NULL for all */
 	bool closing;
 	uint64_t id;
 };
@@ -53,12 +61,28 @@ static void client_closed(uv_handle_t *h)
 	free(cl);
 }
 
+static void client_unblock(struct client *cl)
+{
+	struct daemon *d = cl->d;
+
+	if (!cl->blocking)
+		return;
+	cl->blocking = false;
+	uv_timer_stop(&cl->timer);
+	if (--d->n_blocking == 0) {
+		nlog(LOG_PRIO_DEBUG, "client %llu caught up: log tailing goes on",
+		     (unsigned long long)cl->id);
+		daemon_want_more(d);
+	}
+}
+
 static void client_close(struct client *cl, const char *why)
 {
 	struct daemon *d = cl->d;
 
 	if (cl->closing)
 		return;
+	client_unblock(cl);
 	cl->closing = true;
 	if (why)
 		nlog(LOG_PRIO_INFO, "client %llu: %s", (unsigned long long)cl->id, why);
@@ -73,6 +97,11 @@ static void client_close(struct client *cl, const char *why)
 	uv_close((uv_handle_t *)&cl->pipe, client_closed);
 }
 
+static size_t queued(struct client *cl)
+{
+	return uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe);
+}
+
 static void on_written(uv_write_t *req, int status)
 {
 	struct write_req *w = (struct write_req *)req;
@@ -81,6 +110,35 @@ static void on_written(uv_write_t *req, int status)
 	free(w);
 	if (status < 0 && status != UV_ECANCELED)
 		client_close(cl, "write failed, client gone");
+	else if (cl->blocking && !cl->closing && queued(cl) <= NFTSETD_CLIENT_LOW_WATER)
+		client_unblock(cl);
+}
+
+static void on_stalled(uv_timer_t *t)
+{
+	struct client *cl = t->data;
+	char msg[160];
+
+	snprintf(msg, sizeof(msg),
+		 "subscriber read too little for %d s (%zu bytes queued, log tailing waiting "
+		 "for it), dropped",
+		 NFTSETD_CLIENT_STALL_MS / 1000, queued(cl));
+	nlog(LOG_PRIO_WARNING, "client %llu: %s", (unsigned long long)cl->id, msg);
+	client_close(cl, NULL);
+}
+
+/* A subscriber's queue passed the high-water mark: tailing waits for it, for a while. */
+static void client_block(struct client *cl)
+{
+	struct daemon *d = cl->d;
+
+	cl->blocking = true;
+	if (d->n_blocking++ == 0) {
+		d->tail_pauses++;
+		nlog(LOG_PRIO_DEBUG, "client %llu has %zu bytes queued: log tailing waits",
+		     (unsigned long long)cl->id, queued(cl));
+	}
+	uv_timer_start(&cl->timer, on_stalled, NFTSETD_CLIENT_STALL_MS, 0);
 }
 
 /* Queue line + '\n'; false if the client was closed. */
@@ -375,8 +433,7 @@ void server_broadcast(struct daemon *d, const struct container *c, const char *l
 			continue;
 		if (cl->filter && !container_matches(c, cl->filter))
 			continue;
-		if (uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) + len + 1 >
-		    NFTSETD_CLIENT_BACKLOG_MAX) {
+		if (queued(cl) + len + 1 > NFTSETD_CLIENT_BACKLOG_MAX) {
 			char msg[96];
 
 			snprintf(msg, sizeof(msg), "subscriber fell %d bytes behind, dropped",
@@ -385,7 +442,9 @@ void server_broadcast(struct daemon *d, const struct container *c, const char *l
 			client_close(cl, NULL);
 			continue;
 		}
-		client_send(cl, line, len);
+		if (client_send(cl, line, len) && !cl->blocking &&
+		    queued(cl) > NFTSETD_CLIENT_HIGH_WATER)
+			client_block(cl);
 	}
 }
 

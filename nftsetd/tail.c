@@ -10,11 +10,9 @@
  *
  * The position is persisted in the bundle's nftsetd.cursor (log-cursor.h:
  * device, inode, offset past the last consumed line, a hash of the bytes
- * before it, a pending collapse), plus nftsetd's own lines after that text:
- *   lines N                         lines consumed since the cursor began
- *   batch OFF LINES DEV INO S0 S1   (a batch's events are being written)
- * so a restart neither loses nor repeats a line, nor an event derived from
- * one (events.c). The cursor is written before a batch's events, lazily
+ * before it, a pending collapse, the lines consumed since the cursor began,
+ * and the batch whose events are being written), so a restart neither
+ * loses nor repeats a line, nor an event derived from one (events.c). The cursor is written before a batch's events, lazily
  * otherwise (at most once per NFTSETD_CURSOR_INTERVAL_MS, on the timer, at
  * detach and exit).
  *
@@ -103,98 +101,46 @@ static uint64_t hash_at(int fd, uint64_t offset, uint32_t len, bool *ok)
 
 /* ---- the cursor file ---- */
 
-struct saved_cursor {
-	struct log_cursor cur;
-	uint64_t lines;
-	bool has_mark;
-	struct batch_mark mark;
-};
-
-/* nftsetd's own lines after log-cursor.h's text. */
-static int parse_extra(const char *text, size_t len, struct saved_cursor *sc)
-{
-	size_t pos = 0;
-
-	while (pos < len) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
-		char line[256];
-		unsigned long long a, b, e, f, g, h;
-		int used = 0;
-
-		if (n >= sizeof(line))
-			return -EINVAL;
-		memcpy(line, text + pos, n);
-		line[n] = '\0';
-		pos += n + 1;
-		if (n == 0)
-			continue;
-		if (sscanf(line, "lines %llu%n", &a, &used) == 1 && line[used] == '\0') {
-			sc->lines = a;
-		} else if (sscanf(line, "batch %llu %llu %llu %llu %llu %llu%n", &a, &b, &e, &f, &g,
-				  &h, &used) == 6 &&
-			   line[used] == '\0' && g <= h) {
-			sc->has_mark = true;
-			sc->mark = (struct batch_mark){a, b, e, f, g, h};
-		} else {
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 /* Read nftsetd.cursor: 0, -ENOENT when there is none, -EINVAL when it does not parse. */
-static int cursor_read(struct container *c, struct saved_cursor *sc)
+static int cursor_read(struct container *c, struct log_cursor *cur)
 {
 	struct shield_error err = {0};
 	_cleanup_free_ char *text = NULL;
-	size_t len = 0, pos = 0;
+	size_t len = 0;
 	int r;
 
-	memset(sc, 0, sizeof(*sc));
+	memset(cur, 0, sizeof(*cur));
 	r = bundle_read_file(c->dirfd, LOG_CURSOR_FILE, 4096, &text, &len, &err);
 	if (r < 0)
 		return r == -ENOENT ? r : -EINVAL;
-	/* log-cursor.h's part: five lines and an optional "collapse" line. */
-	for (int i = 0; i < 6 && pos < len; i++) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-
-		if (i == 5 && (len - pos < 9 || memcmp(text + pos, "collapse ", 9) != 0))
-			break;
-		pos = nl ? (size_t)(nl - text) + 1 : len;
-	}
-	r = log_cursor_parse(text, pos, &sc->cur, &err);
+	r = log_cursor_parse(text, len, cur, &err);
 	if (r < 0) {
 		nlog(LOG_PRIO_WARNING, "%s: %s: %s", container_label(c), LOG_CURSOR_FILE, err.msg);
-		return -EINVAL;
-	}
-	if (parse_extra(text + pos, len - pos, sc) < 0) {
-		nlog(LOG_PRIO_WARNING, "%s: %s: unreadable nftsetd lines", container_label(c),
-		     LOG_CURSOR_FILE);
 		return -EINVAL;
 	}
 	return 0;
 }
 
 static int cursor_write(struct container *c, uint64_t offset, const char *tail, size_t tail_n,
-			const struct batch_mark *m, uint64_t collapse)
+			const struct log_cursor_batch *m, uint64_t collapse)
 {
 	struct shield_error err = {0};
-	struct log_cursor cur = {.dev = c->tail.dev, .ino = c->tail.ino, .collapse = collapse};
-	char text[LOG_CURSOR_TEXT_MAX + 256];
+	struct log_cursor cur = {
+		.dev = c->tail.dev,
+		.ino = c->tail.ino,
+		.collapse = collapse,
+		.lines = c->tail.lines,
+		.has_batch = m != NULL,
+	};
+	char text[LOG_CURSOR_TEXT_MAX];
 	int n, r;
 
+	if (m)
+		cur.batch = *m;
 	log_cursor_advance(&cur, offset, tail, tail_n);
-	n = log_cursor_format(&cur, text, LOG_CURSOR_TEXT_MAX);
+	n = log_cursor_format(&cur, text, sizeof(text));
 	if (n < 0)
 		return n;
-	n += snprintf(text + n, sizeof(text) - (size_t)n, "lines %" PRIu64 "\n", c->tail.lines);
-	if (m)
-		n += snprintf(text + n, sizeof(text) - (size_t)n,
-			      "batch %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-			      " %" PRIu64 "\n",
-			      m->offset_before, m->lines_before, m->ev_dev, m->ev_ino, m->ev_start,
-			      m->ev_end);
 	/* Atomic, not durable: a crash of nftsetd keeps the page cache. */
 	r = bundle_write_file_mode(c->dirfd, LOG_CURSOR_FILE, text, (size_t)n, 0600,
 				   BUNDLE_WRITE_NOSYNC, &err);
@@ -208,7 +154,7 @@ static int cursor_write(struct container *c, uint64_t offset, const char *tail, 
 	return 0;
 }
 
-int tail_save_mark(struct container *c, const struct batch_mark *m)
+int tail_save_mark(struct container *c, const struct log_cursor_batch *m)
 {
 	char tail[LOG_CURSOR_TAIL_MAX];
 	size_t n = 0;
@@ -493,6 +439,11 @@ bool tail_read(struct container *c)
 
 	if (c->detaching)
 		return false;
+	if (c->d->n_blocking > 0) {
+		/* A subscriber is behind: the lines wait in the log, read once it caught up. */
+		c->tail.more = true;
+		return true;
+	}
 	more = read_some(c, NFTSETD_BATCH_MAX);
 	c->tail.more = more;
 	if (more)
@@ -501,6 +452,15 @@ bool tail_read(struct container *c)
 		tail_cut(c);
 	tail_save(c, false);
 	return more;
+}
+
+void tail_drain(struct container *c)
+{
+	if (c->detaching)
+		return;
+	read_some(c, UINT64_MAX);
+	c->tail.more = false;
+	tail_save(c, false);
 }
 
 static void on_log_event(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -524,7 +484,7 @@ static void on_log_event(uv_fs_event_t *h, const char *filename, int events, int
 void tail_open(struct container *c)
 {
 	struct tail *t = &c->tail;
-	struct saved_cursor sc;
+	struct log_cursor sc;
 	struct log_file_state fs = {0};
 	struct log_cursor_decision dec;
 	struct stat st;
@@ -538,11 +498,10 @@ void tail_open(struct container *c)
 		t->lines = sc.lines;
 	fd = open_path(c, &st);
 	/* The cursor's file moved away but dnsmasq still writes it: follow that one. */
-	if (have &&
-	    (fd < 0 || (uint64_t)st.st_dev != sc.cur.dev || (uint64_t)st.st_ino != sc.cur.ino)) {
+	if (have && (fd < 0 || (uint64_t)st.st_dev != sc.dev || (uint64_t)st.st_ino != sc.ino)) {
 		int held = -1;
 
-		if (dnsmasq_holds(c, sc.cur.dev, sc.cur.ino, &held)) {
+		if (dnsmasq_holds(c, sc.dev, sc.ino, &held)) {
 			if (fd >= 0)
 				close(fd);
 			fd = held;
@@ -567,48 +526,48 @@ void tail_open(struct container *c)
 	fs.dev = (uint64_t)st.st_dev;
 	fs.ino = (uint64_t)st.st_ino;
 	fs.size = (uint64_t)st.st_size;
-	if (have && fs.dev == sc.cur.dev && fs.ino == sc.cur.ino) {
-		if (sc.cur.offset <= fs.size)
-			fs.tail_hash = hash_at(fd, sc.cur.offset, sc.cur.tail_len, &hash_ok);
+	if (have && fs.dev == sc.dev && fs.ino == sc.ino) {
+		if (sc.offset <= fs.size)
+			fs.tail_hash = hash_at(fd, sc.offset, sc.tail_len, &hash_ok);
 		/* A cut that may or may not have happened: the hash at either end tells. */
-		if (sc.cur.collapse && sc.cur.offset - sc.cur.collapse <= fs.size)
-			fs.tail_hash_collapsed = hash_at(fd, sc.cur.offset - sc.cur.collapse,
-							 sc.cur.tail_len, &hash_ok);
+		if (sc.collapse && sc.offset - sc.collapse <= fs.size)
+			fs.tail_hash_collapsed =
+				hash_at(fd, sc.offset - sc.collapse, sc.tail_len, &hash_ok);
 	}
-	log_cursor_decide(have ? &sc.cur : NULL, &fs, false, &dec);
+	log_cursor_decide(have ? &sc : NULL, &fs, false, &dec);
 	if (dec.collapsed)
-		sc.has_mark = false;
+		sc.has_batch = false;
 	nlog(LOG_PRIO_DEBUG, "%s: dnsmasq.log: %s at %" PRIu64 " (%" PRIu64 " lines so far)",
 	     container_label(c), log_cursor_action_name(dec.action), dec.offset, t->lines);
-	if (dec.action == LOG_CURSOR_CONTINUE && sc.has_mark) {
+	if (dec.action == LOG_CURSOR_CONTINUE && sc.has_batch) {
 		struct stat es;
 
 		/* Did the events of the last batch land in events.jsonl? */
 		if (fstatat(c->dirfd, NFTSETD_EVENTS_FILE, &es, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    (uint64_t)es.st_dev == sc.mark.ev_dev &&
-		    (uint64_t)es.st_ino == sc.mark.ev_ino &&
-		    (uint64_t)es.st_size < sc.mark.ev_end &&
-		    (uint64_t)es.st_size >= sc.mark.ev_start) {
+		    (uint64_t)es.st_dev == sc.batch.ev_dev &&
+		    (uint64_t)es.st_ino == sc.batch.ev_ino &&
+		    (uint64_t)es.st_size < sc.batch.ev_end &&
+		    (uint64_t)es.st_size >= sc.batch.ev_start) {
 			int efd = openat(c->dirfd, NFTSETD_EVENTS_FILE,
 					 O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 
 			/* Not, or not all: drop the part and read the batch again. */
-			if (efd >= 0 && ftruncate(efd, (off_t)sc.mark.ev_start) == 0) {
+			if (efd >= 0 && ftruncate(efd, (off_t)sc.batch.ev_start) == 0) {
 				nlog(LOG_PRIO_INFO,
 				     "%s: the last batch's events were not all written: reading "
 				     "its %" PRIu64 " lines again",
-				     container_label(c), sc.lines - sc.mark.lines_before);
-				dec.offset = sc.mark.offset_before;
-				t->lines = sc.mark.lines_before;
+				     container_label(c), sc.lines - sc.batch.lines_before);
+				dec.offset = sc.batch.offset_before;
+				t->lines = sc.batch.lines_before;
 			}
 			if (efd >= 0)
 				close(efd);
 		}
 	}
 	tail_follow(c, fd, &st, dec.offset);
-	if (dec.action == LOG_CURSOR_CONTINUE && dec.offset == sc.cur.offset && !sc.cur.collapse) {
+	if (dec.action == LOG_CURSOR_CONTINUE && dec.offset == sc.offset && !sc.collapse) {
 		t->saved_offset = dec.offset;
-		t->saved = sc.cur;
+		t->saved = sc;
 	}
 	if (dec.gap)
 		tail_gap(c,

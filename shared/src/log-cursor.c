@@ -59,6 +59,25 @@ int log_cursor_format(const struct log_cursor *c, char *out, size_t size)
 			return -ENOSPC;
 		n += m;
 	}
+	if (c->lines) {
+		int m = snprintf(out + n, size - (size_t)n, "lines %" PRIu64 "\n", c->lines);
+
+		if (m < 0 || (size_t)m >= size - (size_t)n)
+			return -ENOSPC;
+		n += m;
+	}
+	if (c->has_batch) {
+		const struct log_cursor_batch *b = &c->batch;
+		int m = snprintf(out + n, size - (size_t)n,
+				 "batch %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+				 " %" PRIu64 "\n",
+				 b->offset_before, b->lines_before, b->ev_dev, b->ev_ino,
+				 b->ev_start, b->ev_end);
+
+		if (m < 0 || (size_t)m >= size - (size_t)n)
+			return -ENOSPC;
+		n += m;
+	}
 	return n;
 }
 
@@ -119,26 +138,54 @@ static bool parse_hex64(const char *s, size_t n, uint64_t *out)
 	return true;
 }
 
+/* Whether line starts with "KEY ". */
+static bool has_key(const char *line, size_t n, const char *key)
+{
+	size_t k = strlen(key);
+
+	return n > k && memcmp(line, key, k) == 0 && line[k] == ' ';
+}
+
 /* "KEY VALUE" with a decimal value. */
 static bool key_u64(const char *line, size_t n, const char *key, uint64_t *out)
 {
 	size_t k = strlen(key);
 
-	return n > k + 1 && memcmp(line, key, k) == 0 && line[k] == ' ' &&
-	       parse_u64(line + k + 1, n - k - 1, out);
+	return has_key(line, n, key) && parse_u64(line + k + 1, n - k - 1, out);
+}
+
+/* "KEY V1 V2 ... Vcount": count decimal values, one space apart. */
+static bool key_u64s(const char *line, size_t n, const char *key, uint64_t *out, size_t count)
+{
+	size_t pos = strlen(key) + 1;
+
+	if (!has_key(line, n, key))
+		return false;
+	for (size_t i = 0; i < count; i++) {
+		const char *sp = memchr(line + pos, ' ', n - pos);
+		size_t end = sp ? (size_t)(sp - line) : n;
+
+		if ((i + 1 < count) != (sp != NULL) || !parse_u64(line + pos, end - pos, &out[i]))
+			return false;
+		pos = end + 1;
+	}
+	return true;
 }
 
 int log_cursor_parse(const char *text, size_t len, struct log_cursor *out, struct shield_error *err)
 {
 	static const char *const keys[] = {"dev", "ino", "offset"};
-	struct log_cursor c = {0};
+	struct log_cursor c;
 	uint64_t *vals[] = {&c.dev, &c.ino, &c.offset};
 	const char *line = NULL;
 	size_t pos = 0, n = 0;
 	uint64_t tail_len;
 	const char *sp;
 	char q[SHIELD_QUOTE_MAX];
+	unsigned lineno = 6;
+	bool have;
 
+	memset(&c, 0, sizeof(c));
 	if (!text)
 		return shield_error_set(err, -EINVAL, "log cursor: no input");
 	if (len > LOG_CURSOR_TEXT_MAX)
@@ -169,15 +216,44 @@ int log_cursor_parse(const char *text, size_t len, struct log_cursor *out, struc
 					" exceeds %u or the offset %" PRIu64,
 					tail_len, (unsigned)LOG_CURSOR_TAIL_MAX, c.offset);
 	c.tail_len = (uint32_t)tail_len;
-	if (next_line(text, len, &pos, &line, &n)) {
+	/* The optional lines, each at most once and in this order. */
+	have = next_line(text, len, &pos, &line, &n);
+	if (have && has_key(line, n, "collapse")) {
 		if (!key_u64(line, n, "collapse", &c.collapse) || c.collapse == 0 ||
 		    c.collapse > c.offset)
 			return shield_error_set(err, -EINVAL,
-						"log cursor: line 6 must be \"collapse NUMBER\" "
-						"(1 up to the offset)");
+						"log cursor: line %u must be \"collapse NUMBER\" "
+						"(1 up to the offset)",
+						lineno);
+		lineno++;
+		have = next_line(text, len, &pos, &line, &n);
 	}
-	if (pos < len)
-		return shield_error_set(err, -EINVAL, "log cursor: text after the last line");
+	if (have && has_key(line, n, "lines")) {
+		if (!key_u64(line, n, "lines", &c.lines))
+			return shield_error_set(err, -EINVAL,
+						"log cursor: line %u must be \"lines NUMBER\"",
+						lineno);
+		lineno++;
+		have = next_line(text, len, &pos, &line, &n);
+	}
+	if (have && has_key(line, n, "batch")) {
+		uint64_t v[6];
+
+		if (!key_u64s(line, n, "batch", v, ARRAY_SIZE(v)) || v[4] > v[5])
+			return shield_error_set(err, -EINVAL,
+						"log cursor: line %u must be \"batch OFFSET LINES "
+						"DEV INO START END\" (START up to END)",
+						lineno);
+		c.has_batch = true;
+		c.batch = (struct log_cursor_batch){v[0], v[1], v[2], v[3], v[4], v[5]};
+		lineno++;
+		have = next_line(text, len, &pos, &line, &n);
+	}
+	if (have)
+		return shield_error_set(err, -EINVAL,
+					"log cursor: line %u must be \"collapse\", \"lines\" or "
+					"\"batch\" (in this order, each once), got %s",
+					lineno, shield_quote(line, n, q));
 	*out = c;
 	return 0;
 }

@@ -719,11 +719,12 @@ int nft_txn_asm_feed(struct nft_txn_asm *a, const struct nft_notify *n, struct n
 /* ---- the socket ---------------------------------------------------------- */
 
 /* One datagram; the kernel packs notifications into skbs of about a page. */
-#define NFT_MONITOR_BUF (64 * 1024)
+#define NFT_MONITOR_BUF NFT_MONITOR_BUF_SIZE
 
 struct nft_monitor {
 	struct mnl_socket *nl;
 	uint8_t *buf;
+	bool own_buf; /* buf is ours to free (not a caller's shared one) */
 	struct nft_txn_asm txn;
 	bool lossy; /* notifications were lost and the gathered transaction may be incomplete */
 	struct nft_monitor_stats stats;
@@ -731,6 +732,7 @@ struct nft_monitor {
 
 struct monitor_open {
 	size_t rcvbuf;
+	void *buf;
 	struct nft_monitor **out;
 };
 
@@ -741,8 +743,15 @@ static int monitor_open_here(void *arg, struct shield_error *err)
 	unsigned int group = NFNLGRP_NFTABLES;
 	int off = 0, size, r;
 
-	if (!m || !(m->buf = malloc(NFT_MONITOR_BUF)))
+	if (!m)
 		return shield_error_set(err, -ENOMEM, "out of memory");
+	m->buf = o->buf;
+	if (!m->buf) {
+		m->buf = malloc(NFT_MONITOR_BUF);
+		if (!m->buf)
+			return shield_error_set(err, -ENOMEM, "out of memory");
+		m->own_buf = true;
+	}
 	m->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (!m->nl) {
 		r = negative_errno();
@@ -780,12 +789,18 @@ static int monitor_open_here(void *arg, struct shield_error *err)
 	return 0;
 }
 
-int nft_monitor_open(int nsfd, size_t rcvbuf, struct nft_monitor **out, struct shield_error *err)
+int nft_monitor_open_shared(int nsfd, size_t rcvbuf, void *buf, struct nft_monitor **out,
+			    struct shield_error *err)
 {
-	struct monitor_open o = {.rcvbuf = rcvbuf, .out = out};
+	struct monitor_open o = {.rcvbuf = rcvbuf, .buf = buf, .out = out};
 
 	*out = NULL;
 	return nsfd < 0 ? monitor_open_here(&o, err) : netns_call(nsfd, monitor_open_here, &o, err);
+}
+
+int nft_monitor_open(int nsfd, size_t rcvbuf, struct nft_monitor **out, struct shield_error *err)
+{
+	return nft_monitor_open_shared(nsfd, rcvbuf, NULL, out, err);
 }
 
 int nft_monitor_fd(const struct nft_monitor *mon)
@@ -800,7 +815,8 @@ void nft_monitor_close(struct nft_monitor *mon)
 	if (mon->nl)
 		mnl_socket_close(mon->nl);
 	nft_txn_asm_free(&mon->txn);
-	free(mon->buf);
+	if (mon->own_buf)
+		free(mon->buf);
 	free(mon);
 }
 

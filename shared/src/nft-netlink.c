@@ -24,7 +24,7 @@
 #include "shield/netns.h"
 #include "shield/nft-netlink.h"
 
-#define NFT_RECV_BUF	   (64 * 1024)
+#define NFT_RECV_BUF	   NFT_SOCK_RECV_BUF
 #define NFT_ACK_TIMEOUT_MS 10000
 #define NFT_DUMP_RETRIES   8
 #define NFT_ELEMS_PER_MSG  256 /* keeps each message's element list far below 64 KiB */
@@ -32,19 +32,28 @@
 
 struct nft_sock {
 	struct mnl_socket *nl;
-	char *rbuf; /* NFT_RECV_BUF bytes for every answer read on this socket */
+	char *rbuf;    /* NFT_RECV_BUF bytes for every answer read on this socket */
+	bool own_rbuf; /* rbuf is ours to free (not a caller's shared one) */
 	uint32_t portid;
 	uint32_t seq;
 	uint64_t dump_restarts; /* dumps redone because the ruleset changed under them */
 };
 
-int nft_sock_open(struct nft_sock **out, struct shield_error *err)
+/* Open a socket here, reading into rbuf (NULL: a buffer of its own). */
+static int sock_open(void *rbuf, struct nft_sock **out, struct shield_error *err)
 {
 	_cleanup_nft_sock_ struct nft_sock *s = calloc(1, sizeof(*s));
 	int one = 1, r;
 
-	if (!s || !(s->rbuf = malloc(NFT_RECV_BUF)))
+	if (!s)
 		return shield_error_set(err, -ENOMEM, "out of memory");
+	s->rbuf = rbuf;
+	if (!s->rbuf) {
+		s->rbuf = malloc(NFT_RECV_BUF);
+		if (!s->rbuf)
+			return shield_error_set(err, -ENOMEM, "out of memory");
+		s->own_rbuf = true;
+	}
 	s->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!s->nl) {
 		r = negative_errno();
@@ -65,14 +74,33 @@ int nft_sock_open(struct nft_sock **out, struct shield_error *err)
 	return 0;
 }
 
-static int open_here(void *out, struct shield_error *err)
+int nft_sock_open(struct nft_sock **out, struct shield_error *err)
 {
-	return nft_sock_open(out, err);
+	return sock_open(NULL, out, err);
+}
+
+struct sock_open_args {
+	void *rbuf;
+	struct nft_sock **out;
+};
+
+static int open_here(void *arg, struct shield_error *err)
+{
+	struct sock_open_args *a = arg;
+
+	return sock_open(a->rbuf, a->out, err);
+}
+
+int nft_sock_open_shared(int nsfd, void *rbuf, struct nft_sock **out, struct shield_error *err)
+{
+	struct sock_open_args a = {.rbuf = rbuf, .out = out};
+
+	return nsfd < 0 ? open_here(&a, err) : netns_call(nsfd, open_here, &a, err);
 }
 
 int nft_sock_open_in(int nsfd, struct nft_sock **out, struct shield_error *err)
 {
-	return nsfd < 0 ? nft_sock_open(out, err) : netns_call(nsfd, open_here, out, err);
+	return nft_sock_open_shared(nsfd, NULL, out, err);
 }
 
 void nft_sock_close(struct nft_sock *s)
@@ -81,7 +109,8 @@ void nft_sock_close(struct nft_sock *s)
 		return;
 	if (s->nl)
 		mnl_socket_close(s->nl);
-	free(s->rbuf);
+	if (s->own_rbuf)
+		free(s->rbuf);
 	free(s);
 }
 

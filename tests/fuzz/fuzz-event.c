@@ -29,22 +29,33 @@ static bool same(const struct shield_event *a, const struct shield_event *b)
 	       strcmp(a->comm, b->comm) == 0 && strcmp(a->detail, b->detail) == 0;
 }
 
+static bool same_cursor(const struct log_cursor *a, const struct log_cursor *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->offset == b->offset &&
+	       a->tail_len == b->tail_len && a->tail_hash == b->tail_hash &&
+	       a->collapse == b->collapse && a->lines == b->lines && a->has_batch == b->has_batch &&
+	       (!a->has_batch || memcmp(&a->batch, &b->batch, sizeof(a->batch)) == 0);
+}
+
+/* Whatever parses formats within LOG_CURSOR_TEXT_MAX and parses back to the same cursor. */
 static void fuzz_cursor(const uint8_t *data, size_t size)
 {
 	struct shield_error err = {0};
 	struct log_cursor c, back;
-	char text[LOG_CURSOR_TEXT_MAX];
+	char text[LOG_CURSOR_TEXT_MAX], again[LOG_CURSOR_TEXT_MAX];
 	int r = log_cursor_parse((const char *)data, size, &c, &err), n;
 
 	if (r < 0) {
 		fuzz_check_error(r, &err);
 		return;
 	}
-	if (c.tail_len > LOG_CURSOR_TAIL_MAX || c.tail_len > c.offset)
+	if (c.tail_len > LOG_CURSOR_TAIL_MAX || c.tail_len > c.offset || c.collapse > c.offset ||
+	    (c.has_batch && c.batch.ev_start > c.batch.ev_end))
 		abort();
 	n = log_cursor_format(&c, text, sizeof(text));
-	if (n < 0 || log_cursor_parse(text, (size_t)n, &back, &err) < 0 ||
-	    memcmp(&c, &back, sizeof(c)) != 0)
+	if (n < 0 || log_cursor_parse(text, (size_t)n, &back, &err) < 0 || !same_cursor(&c, &back))
+		abort();
+	if (log_cursor_format(&back, again, sizeof(again)) != n || memcmp(text, again, (size_t)n))
 		abort();
 }
 

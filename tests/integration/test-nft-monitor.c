@@ -825,6 +825,101 @@ static void cleanup_tmpdir(void)
 	rmdir(tmpdir);
 }
 
+/* A monitor's callback that writes through a socket, as nftsetd's repairs do. */
+struct nested {
+	struct seen seen;
+	struct nft_sock *sock;
+	bool wrote;
+};
+
+static int collect_and_write(const struct nft_txn *t, void *data)
+{
+	struct nested *x = data;
+	struct shield_error err = {0};
+	struct addr_prefix p = P("198.18.30.3");
+
+	if (!x->wrote) {
+		x->wrote = true;
+		if (nft_elems_add(x->sock, NFT_SET_ALLOW_V4, &p, 1, 60000, &err) < 0)
+			fail_msg("write from a callback: %s", err.msg);
+	}
+	return collect(t, &x->seen);
+}
+
+static bool set_holds(const struct nft_set *set, const char *addr)
+{
+	struct addr_prefix want = P(addr);
+
+	for (size_t i = 0; i < set->n_elems; i++)
+		if (memcmp(set->elems[i].first, want.addr, 4) == 0 &&
+		    memcmp(set->elems[i].last, want.addr, 4) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Monitors and sockets reading into the caller's buffers (nftsetd: one of
+ * each for all namespaces): two monitors on one buffer each see every
+ * transaction; two sockets on another write and dump through it, also from
+ * within a monitor's callback while the monitor's datagram is being read;
+ * closing them leaves the buffers alone (ASan: no free of memory they do
+ * not own).
+ */
+static void test_shared_buffers(void **state)
+{
+	static _Alignas(8) uint8_t mon_buf[NFT_MONITOR_BUF_SIZE], sock_buf[NFT_SOCK_RECV_BUF];
+	struct nft_monitor *m1 = NULL, *m2 = NULL;
+	struct nft_sock *s1 = NULL, *s2 = NULL;
+	struct shield_error err = {0};
+	struct addr_prefix p1 = P("198.18.30.1"), p2 = P("198.18.30.2");
+	struct nested x = {0};
+	struct seen seen2 = {0};
+	struct nft_ruleset rs = {0};
+
+	(void)state;
+	assert_int_equal(nft_monitor_open_shared(ns_a, 0, mon_buf, &m1, &err), 0);
+	assert_int_equal(nft_monitor_open_shared(ns_a, 0, mon_buf, &m2, &err), 0);
+	assert_int_equal(nft_sock_open_shared(ns_a, sock_buf, &s1, &err), 0);
+	assert_int_equal(nft_sock_open_shared(ns_a, sock_buf, &s2, &err), 0);
+	assert_int_equal(nft_elems_add(s1, NFT_SET_ALLOW_V4, &p1, 1, 60000, &err), 0);
+	assert_int_equal(nft_elems_add(s2, NFT_SET_ALLOW_V4, &p2, 1, 60000, &err), 0);
+
+	/* m1's callback writes through s1 while m1 reads its datagrams. */
+	x.sock = s1;
+	if (nft_monitor_read(m1, collect_and_write, &x, &err) != 0)
+		fail_msg("m1: %s", err.msg);
+	read_expect(m2, &seen2, 0);
+	/*
+	 * Both saw the two writes and the callback's (m1 read that one in the
+	 * same call, after the write had used the sockets' buffer).
+	 */
+	assert_int_equal(x.seen.n, 3);
+	assert_int_equal(seen2.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const want[] = {"198.18.30.1", "198.18.30.2", "198.18.30.3"};
+
+		assert_non_null(find_elem(&x.seen.txns[i].t, NFT_CHANGE_ELEM_ADD, want[i]));
+		assert_non_null(find_elem(&seen2.txns[i].t, NFT_CHANGE_ELEM_ADD, want[i]));
+	}
+	seen_free(&x.seen);
+	read_expect(m1, &x.seen, 0);
+	assert_int_equal(x.seen.n, 0);
+
+	/* A dump through the other socket on the same buffer sees all three. */
+	if (nft_dump_ruleset(s2, &rs, &err) < 0)
+		fail_msg("dump: %s", err.msg);
+	assert_true(set_holds(&rs.sets[NFT_SET_ALLOW_V4], "198.18.30.1"));
+	assert_true(set_holds(&rs.sets[NFT_SET_ALLOW_V4], "198.18.30.2"));
+	assert_true(set_holds(&rs.sets[NFT_SET_ALLOW_V4], "198.18.30.3"));
+	nft_ruleset_free(&rs);
+	seen_free(&x.seen);
+	seen_free(&seen2);
+	nft_sock_close(s1);
+	nft_sock_close(s2);
+	nft_monitor_close(m1);
+	nft_monitor_close(m2);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -835,6 +930,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_tampering, fresh_ruleset),
 		cmocka_unit_test_setup(test_only_our_table_and_netns, fresh_ruleset),
 		cmocka_unit_test_setup(test_overflow_is_reported, fresh_ruleset),
+		cmocka_unit_test_setup(test_shared_buffers, fresh_ruleset),
 		cmocka_unit_test_setup_teardown(test_dnsmasq_answer_names_dnsmasq, fresh_ruleset,
 						stop_dnsmasq),
 	};

@@ -15,6 +15,21 @@ static void test_hash(void **state)
 	assert_int_not_equal(log_cursor_hash("ab", 2), log_cursor_hash("ba", 2));
 }
 
+/* Field by field: the struct has padding. */
+static void assert_same_cursor(const struct log_cursor *a, const struct log_cursor *b)
+{
+	assert_int_equal(a->dev, b->dev);
+	assert_int_equal(a->ino, b->ino);
+	assert_int_equal(a->offset, b->offset);
+	assert_int_equal(a->tail_len, b->tail_len);
+	assert_int_equal(a->tail_hash, b->tail_hash);
+	assert_int_equal(a->collapse, b->collapse);
+	assert_int_equal(a->lines, b->lines);
+	assert_int_equal(a->has_batch, b->has_batch);
+	if (a->has_batch)
+		assert_memory_equal(&a->batch, &b->batch, sizeof(a->batch));
+}
+
 static void test_format_parse(void **state)
 {
 	struct log_cursor c = {.dev = 2049, .ino = 1234567}, back;
@@ -35,7 +50,10 @@ static void test_format_parse(void **state)
 	assert_non_null(strstr(text, "shield-log-cursor 1\ndev 2049\nino 1234567\noffset 98765\n"
 				     "tail 64 "));
 	assert_int_equal(log_cursor_parse(text, (size_t)n, &back, &err), 0);
-	assert_memory_equal(&back, &c, sizeof(c));
+	assert_same_cursor(&back, &c);
+	/* No counter, no batch: no such lines. */
+	assert_null(strstr(text, "lines"));
+	assert_null(strstr(text, "batch"));
 	/* Without the final newline too. */
 	assert_int_equal(log_cursor_parse(text, (size_t)n - 1, &back, &err), 0);
 	assert_int_equal(back.tail_hash, c.tail_hash);
@@ -85,7 +103,10 @@ static void test_parse_errors(void **state)
 			   -EINVAL, "exceeds");
 	expect_parse_error("shield-log-cursor 1\ndev 1\nino 1\noffset 5\ntail 5 "
 			   "0123456789abcdef\nmore\n",
-			   -EINVAL, "line 6 must be \"collapse NUMBER\"");
+			   -EINVAL, "line 6 must be \"collapse\", \"lines\" or \"batch\"");
+	expect_parse_error("shield-log-cursor 1\ndev 1\nino 1\noffset 5\ntail 5 "
+			   "0123456789abcdef\ncollapsed 4\n",
+			   -EINVAL, "got \"collapsed 4\"");
 	expect_parse_error("shield-log-cursor 1\ndev 1\nino 1\noffset 5\ntail 5 "
 			   "0123456789abcdef\ncollapse 6\n",
 			   -EINVAL, "line 6");
@@ -94,11 +115,111 @@ static void test_parse_errors(void **state)
 			   -EINVAL, "line 6");
 	expect_parse_error("shield-log-cursor 1\ndev 1\nino 1\noffset 5\ntail 5 "
 			   "0123456789abcdef\ncollapse 4\nx\n",
-			   -EINVAL, "after the last line");
+			   -EINVAL, "line 7 must be");
 	expect_parse_error("shield-log-cursor 1\ndev 1 \nino 1\n", -EINVAL, "line 2");
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	expect_parse_error(big, -E2BIG, "longer than");
+}
+
+/*
+ * nftsetd's counter and batch mark are part of the one format: written
+ * after collapse, read back, and refused when malformed, repeated or out of
+ * order.
+ */
+static void test_lines_batch(void **state)
+{
+	static const char head[] = "shield-log-cursor 1\ndev 1\nino 1\noffset 500\ntail 4 "
+				   "0123456789abcdef\n";
+	struct log_cursor c = {.dev = 2049, .ino = 77}, back;
+	struct shield_error err = {0};
+	char text[LOG_CURSOR_TEXT_MAX], bad[LOG_CURSOR_TEXT_MAX];
+	int n;
+
+	(void)state;
+	log_cursor_advance(&c, 90000, "x.test\n", 7);
+	c.collapse = 4096;
+	c.lines = 1500;
+	c.has_batch = true;
+	c.batch = (struct log_cursor_batch){
+		.offset_before = 80000,
+		.lines_before = 1400,
+		.ev_dev = 2049,
+		.ev_ino = 7654,
+		.ev_start = 4096,
+		.ev_end = 8192,
+	};
+	n = log_cursor_format(&c, text, sizeof(text));
+	assert_true(n > 0);
+	assert_non_null(strstr(text, "\ncollapse 4096\nlines 1500\n"
+				     "batch 80000 1400 2049 7654 4096 8192\n"));
+	assert_int_equal(log_cursor_parse(text, (size_t)n, &back, &err), 0);
+	assert_same_cursor(&back, &c);
+
+	/* Each of them alone, and the largest values fit the text. */
+	c.collapse = 0;
+	c.has_batch = false;
+	n = log_cursor_format(&c, text, sizeof(text));
+	assert_int_equal(log_cursor_parse(text, (size_t)n, &back, &err), 0);
+	assert_same_cursor(&back, &c);
+	c.lines = 0;
+	c.has_batch = true;
+	n = log_cursor_format(&c, text, sizeof(text));
+	assert_int_equal(log_cursor_parse(text, (size_t)n, &back, &err), 0);
+	assert_same_cursor(&back, &c);
+	c = (struct log_cursor){UINT64_MAX,
+				UINT64_MAX,
+				UINT64_MAX,
+				64,
+				UINT64_MAX,
+				UINT64_MAX,
+				UINT64_MAX,
+				true,
+				(struct log_cursor_batch){UINT64_MAX, UINT64_MAX, UINT64_MAX,
+							  UINT64_MAX, UINT64_MAX, UINT64_MAX}};
+	n = log_cursor_format(&c, text, sizeof(text));
+	assert_true(n > 0);
+	assert_int_equal(log_cursor_parse(text, (size_t)n, &back, &err), 0);
+	assert_same_cursor(&back, &c);
+
+	/* A counter of 0 may be written out. */
+	snprintf(bad, sizeof(bad), "%slines 0\n", head);
+	assert_int_equal(log_cursor_parse(bad, strlen(bad), &back, &err), 0);
+	assert_int_equal(back.lines, 0);
+
+	snprintf(bad, sizeof(bad), "%slines x\n", head);
+	expect_parse_error(bad, -EINVAL, "line 6 must be \"lines NUMBER\"");
+	snprintf(bad, sizeof(bad), "%scollapse 5\nlines -1\n", head);
+	expect_parse_error(bad, -EINVAL, "line 7 must be \"lines NUMBER\"");
+	snprintf(bad, sizeof(bad), "%slines 3\nlines 3\n", head);
+	expect_parse_error(bad, -EINVAL, "line 7 must be \"collapse\", \"lines\" or");
+	snprintf(bad, sizeof(bad), "%slines 3\ncollapse 5\n", head);
+	expect_parse_error(bad, -EINVAL, "in this order");
+	snprintf(bad, sizeof(bad), "%sbatch 1 2 3 4 5 6\nlines 3\n", head);
+	expect_parse_error(bad, -EINVAL, "line 7 must be");
+	snprintf(bad, sizeof(bad), "%sbatch 1 2 3 4 5\n", head);
+	expect_parse_error(bad, -EINVAL, "line 6 must be \"batch OFFSET LINES DEV INO START END\"");
+	snprintf(bad, sizeof(bad), "%sbatch 1 2 3 4 5 6 7\n", head);
+	expect_parse_error(bad, -EINVAL, "line 6 must be \"batch");
+	snprintf(bad, sizeof(bad), "%sbatch 1 2 3 4  6\n", head);
+	expect_parse_error(bad, -EINVAL, "line 6 must be \"batch");
+	snprintf(bad, sizeof(bad), "%sbatch 1 2 3 4 5 6 \n", head);
+	expect_parse_error(bad, -EINVAL, "line 6 must be \"batch");
+	snprintf(bad, sizeof(bad), "%slines 3\nbatch 1 2 3 4 9 8\n", head);
+	expect_parse_error(bad, -EINVAL,
+			   "line 7 must be \"batch OFFSET LINES DEV INO START END\" "
+			   "(START up to END)");
+	snprintf(bad, sizeof(bad), "%slines 3\n\n", head);
+	expect_parse_error(bad, -EINVAL, "line 7 must be");
+
+	/* What the first nftsetd wrote (its own lines after log-cursor's) reads the same. */
+	snprintf(bad, sizeof(bad), "%scollapse 100\nlines 42\nbatch 400 40 9 8 0 120\n", head);
+	assert_int_equal(log_cursor_parse(bad, strlen(bad), &back, &err), 0);
+	assert_int_equal(back.collapse, 100);
+	assert_int_equal(back.lines, 42);
+	assert_true(back.has_batch);
+	assert_int_equal(back.batch.offset_before, 400);
+	assert_int_equal(back.batch.ev_end, 120);
 }
 
 static void test_decide(void **state)
@@ -193,7 +314,7 @@ static void test_collapse(void **state)
 	assert_true(n > 0);
 	assert_non_null(strstr(text, "\ncollapse 65536\n"));
 	assert_int_equal(log_cursor_parse(text, (size_t)n, &back, &err), 0);
-	assert_memory_equal(&back, &c, sizeof(c));
+	assert_same_cursor(&back, &c);
 
 	/* Crash before the cut: the tail is still at the offset. */
 	f.size = 80000;
@@ -229,8 +350,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash),	     cmocka_unit_test(test_format_parse),
-		cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_decide),
-		cmocka_unit_test(test_collapse),
+		cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_lines_batch),
+		cmocka_unit_test(test_decide),	     cmocka_unit_test(test_collapse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,13 +7,16 @@
  * parsing and the decision are pure; the caller does the stat, the pread of
  * the hashed bytes and the atomic write of the cursor file.
  *
- * File text (one key per line, fixed order):
+ * File text (one key per line, fixed order; the last three are optional):
  *   shield-log-cursor 1
  *   dev 2049
  *   ino 1234567
  *   offset 98765
  *   tail 64 0123456789abcdef
- *   collapse 65536          (optional: see log_cursor.collapse)
+ *   collapse 65536                          (see log_cursor.collapse)
+ *   lines 1500                              (see log_cursor.lines)
+ *   batch 90000 1400 2049 7654 4096 8192    (see struct log_cursor_batch)
+ * This is the whole of nftsetd.cursor: nftsetd keeps nothing beside it.
  *
  * The tailer takes each line's end offset and tail bytes from the
  * splitter (struct dnsmasq_log_line: end_offset, tail, tail_len).
@@ -29,9 +32,21 @@
 /* The cursor's file name inside the state bundle. */
 #define LOG_CURSOR_FILE "nftsetd.cursor"
 /* Longest cursor file text accepted or produced. */
-#define LOG_CURSOR_TEXT_MAX 256
+#define LOG_CURSOR_TEXT_MAX 512
 /* Most bytes before the offset that the hash covers. */
 #define LOG_CURSOR_TAIL_MAX 64
+
+/*
+ * A batch of lines whose events are being written (nftsetd): the cursor is
+ * written at the batch's end before its events, naming where they will
+ * land, so a crash in between is found at the next start (the events file
+ * shorter than ev_end) and the batch read again from offset_before.
+ */
+struct log_cursor_batch {
+	uint64_t offset_before, lines_before; /* the cursor before the batch */
+	uint64_t ev_dev, ev_ino;	      /* the events file */
+	uint64_t ev_start, ev_end; /* its size before and after the events (start <= end) */
+};
 
 struct log_cursor {
 	uint64_t dev;	    /* st_dev of the log */
@@ -47,6 +62,9 @@ struct log_cursor {
 	 * log_cursor_decide, which finds the tail at either offset. 0 = none.
 	 */
 	uint64_t collapse;
+	uint64_t lines; /* lines consumed since the cursor began (a counter; 0 when absent) */
+	bool has_batch; /* a batch's events are being written: */
+	struct log_cursor_batch batch;
 };
 
 /* 64-bit FNV-1a of len bytes (the tail hash). */
@@ -56,7 +74,7 @@ uint64_t log_cursor_hash(const void *data, size_t len);
  * Move the cursor to offset, the end of a consumed line: tail holds the
  * stream bytes ending exactly at offset (the splitter's line->tail, '\n'
  * included), of which the last min(tail_len, LOG_CURSOR_TAIL_MAX, offset)
- * are hashed. collapse is left as it is.
+ * are hashed. collapse, lines and the batch are left as they are.
  */
 void log_cursor_advance(struct log_cursor *c, uint64_t offset, const void *tail, size_t tail_len);
 
@@ -65,8 +83,8 @@ int log_cursor_format(const struct log_cursor *c, char *out, size_t size);
 
 /*
  * Parse the cursor file text (exact format above, trailing newline
- * optional): 0, or -EINVAL with err naming the bad line, -E2BIG when
- * longer than LOG_CURSOR_TEXT_MAX.
+ * optional; lines 0 when its line is absent): 0, or -EINVAL with err
+ * naming the bad line, -E2BIG when longer than LOG_CURSOR_TEXT_MAX.
  */
 int log_cursor_parse(const char *text, size_t len, struct log_cursor *out,
 		     struct shield_error *err);

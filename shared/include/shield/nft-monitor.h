@@ -179,6 +179,20 @@ struct nft_monitor;
  */
 int nft_monitor_open(int nsfd, size_t rcvbuf, struct nft_monitor **out, struct shield_error *err);
 
+/* Size of the buffer a monitor reads one datagram into. */
+#define NFT_MONITOR_BUF_SIZE (64 * 1024)
+
+/*
+ * As nft_monitor_open, but the monitor reads its datagrams into buf
+ * (NFT_MONITOR_BUF_SIZE bytes, 8-byte aligned, the caller's, outliving the
+ * monitor) instead of a buffer of its own. nft_monitor_read is done with
+ * buf when it returns, so monitors read from one thread may share one, as
+ * long as no callback reads another of them (nftsetd: one buffer for every
+ * namespace's monitor, another for the command sockets its callbacks use).
+ */
+int nft_monitor_open_shared(int nsfd, size_t rcvbuf, void *buf, struct nft_monitor **out,
+			    struct shield_error *err);
+
 /* The socket's fd, for a uv_poll_t (UV_READABLE); owned by the monitor. */
 int nft_monitor_fd(const struct nft_monitor *mon);
 

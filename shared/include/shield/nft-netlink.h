@@ -22,6 +22,18 @@ int nft_sock_open(struct nft_sock **out, struct shield_error *err);
 /* Open one inside the netns fd nsfd (enter, open, return); nsfd < 0 = current. */
 int nft_sock_open_in(int nsfd, struct nft_sock **out, struct shield_error *err);
 
+/* Size of the buffer a socket reads the kernel's answers into (one datagram at a time). */
+#define NFT_SOCK_RECV_BUF (64 * 1024)
+
+/*
+ * As nft_sock_open_in, but the socket reads its answers into rbuf
+ * (NFT_SOCK_RECV_BUF bytes, 8-byte aligned, the caller's, outliving the
+ * socket) instead of a buffer of its own. Every call on a socket is done
+ * with rbuf when it returns, so sockets used from one thread may share one
+ * (nftsetd: one socket per watched namespace, one buffer for the loop).
+ */
+int nft_sock_open_shared(int nsfd, void *rbuf, struct nft_sock **out, struct shield_error *err);
+
 void nft_sock_close(struct nft_sock *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nft_sock *, nft_sock_close)
 #define _cleanup_nft_sock_ _cleanup_(nft_sock_closep)
