@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shield/fdio.h"
 #include "cli.h"
 #include "nftsetd-client.h"
 #include "report-text.h"
@@ -87,23 +88,6 @@ static int signal_next(int sigfd)
 	return (int)si.ssi_signo;
 }
 
-/* Write all of buf to fd; -errno (-EPIPE when the reader went away). */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* --json: copy each event line to stdout until nftsetd closes or a signal ends it. */
 static int watch_stream(struct cli *cli, int sock, struct line_reader *rd, int sigfd)
 {
@@ -121,7 +105,7 @@ static int watch_stream(struct cli *cli, int sock, struct line_reader *rd, int s
 		 * Lines already buffered from the subscription handshake come first.
 		 */
 		while ((n = line_reader_lines(rd, &lines, &len)) == 1) {
-			n = write_all(STDOUT_FILENO, lines, len);
+			n = fd_write_all(STDOUT_FILENO, lines, len, 0);
 			if (n == -EPIPE)
 				return 0; /* the reader is gone (shield watch --json | head) */
 			if (n < 0) {
@@ -204,7 +188,7 @@ static void view_enter(struct view *v)
 		raw.c_cc[VTIME] = 0;
 		v->have_termios = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
 	}
-	(void)write_all(STDOUT_FILENO, enter, sizeof(enter) - 1);
+	(void)fd_write_all(STDOUT_FILENO, enter, sizeof(enter) - 1, 0);
 	v->active = true;
 }
 
@@ -215,7 +199,7 @@ static void view_leave(struct view *v)
 
 	if (!v->active)
 		return;
-	(void)write_all(STDOUT_FILENO, leave, sizeof(leave) - 1);
+	(void)fd_write_all(STDOUT_FILENO, leave, sizeof(leave) - 1, 0);
 	if (v->have_termios)
 		tcsetattr(STDIN_FILENO, TCSANOW, &v->saved);
 	v->active = false;
@@ -289,7 +273,7 @@ static int view_draw(struct view *v)
 	}
 	if (r < 0)
 		return r;
-	return write_all(STDOUT_FILENO, v->frame, v->frame_len);
+	return fd_write_all(STDOUT_FILENO, v->frame, v->frame_len, 0);
 }
 
 /* Fetch a fresh report (keeping the last one if that fails) and redraw. */
@@ -404,7 +388,7 @@ static int watch_view(struct cli *cli, struct view *v, int sock, struct line_rea
 				return 0;
 			}
 			view_size(v);
-			(void)write_all(STDOUT_FILENO, "\033[2J", 4);
+			(void)fd_write_all(STDOUT_FILENO, "\033[2J", 4, 0);
 			dirty = true;
 			last_draw = 0;
 		}

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "shield/fdio.h"
 #include "nftsetd-client.h"
 #include "shield/registry.h"
 
@@ -65,22 +66,6 @@ int nftsetd_connect(const char *path, struct shield_error *err)
 }
 
 /* Write all of buf, retrying short writes and EINTR. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int nftsetd_send_request(int fd, const char *request, const char *container,
 			 struct shield_error *err)
 {
@@ -99,7 +84,7 @@ int nftsetd_send_request(int fd, const char *request, const char *container,
 		return shield_error_set(err, -EINVAL, "request: container name is not valid UTF-8");
 	len = strlen(text);
 	text[len] = '\n'; /* the NUL becomes the line's end; len + 1 bytes go out */
-	r = write_all(fd, text, len + 1);
+	r = fd_write_all(fd, text, len + 1, FD_WRITE_NOSIGNAL);
 	if (r < 0)
 		return shield_error_set(err, r, "sending the %s request to nftsetd: %s", request,
 					shield_strerror(r));

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shield/fdio.h"
 #include "shield/audit.h"
 #include "shield/nft-netlink.h"
 #include "nftsetd.h"
@@ -31,21 +32,6 @@ void events_batch_begin(struct container *c, uint64_t offset_before, uint64_t li
 	d->batch_len = 0;
 	d->batch_offset_before = offset_before;
 	d->batch_lines_before = lines_before;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return negative_errno();
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 static int open_events(struct container *c, struct stat *st)
@@ -96,7 +82,7 @@ static void events_write(struct container *c, const char *data, size_t len, bool
 
 			tail_save_mark(c, &m);
 		}
-		r = write_all(fd, data, len);
+		r = fd_write_all(fd, data, len, 0);
 		if (r < 0)
 			nlog(LOG_PRIO_ERR, "%s: writing events.jsonl: %s", container_label(c),
 			     shield_strerror(r));

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shield/fdio.h"
 #include "shield/bundle.h"
 #include "shield/domain.h"
 #include "shield/profile.h"
@@ -170,25 +171,6 @@ static int check_name(const char *name, struct shield_error *err)
 	return 0;
 }
 
-/* Write all of data, retrying short writes and EINTR. */
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* A temp file name no other writer uses: ".NAME.XXXXXX" with random letters. */
 static void temp_name(const char *name, char *out, size_t size)
 {
@@ -242,7 +224,8 @@ int bundle_write_file_mode(int dirfd, const char *name, const void *data, size_t
 	}
 
 	/* fchmod, not the open mode: the umask must not narrow a file meant to be read. */
-	r = mode == 0600 || fchmod(fd, mode) == 0 ? write_all(fd, data, len) : negative_errno();
+	r = mode == 0600 || fchmod(fd, mode) == 0 ? fd_write_all(fd, data, len, 0)
+						  : negative_errno();
 	if (r < 0) {
 		shield_error_set(err, r, "%s: write failed: %s", name, shield_strerror(r));
 		goto fail;

@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "shield/macro.h"
 #include <string.h>
 
 #include "fileio.h"
+#include "shield/fdio.h"
 
 int read_fd_capped(int fd, size_t cap, char **out, size_t *len)
 {
@@ -95,4 +97,23 @@ bool text_next_entry(const char *text, size_t len, size_t *pos, size_t *line, co
 	*entry = s;
 	*n = k;
 	return true;
+}
+
+int fd_write_all(int fd, const void *buf, size_t len, unsigned flags)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = flags & FD_WRITE_NOSIGNAL ? send(fd, p, len, MSG_NOSIGNAL)
+						      : write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
