@@ -100,8 +100,9 @@ static int watch_stream(struct cli *cli, int sock, struct line_reader *rd, int s
 		int n;
 
 		/*
-		 * Whole lines in blocks, one write each: a subscriber that falls
-		 * 1 MiB behind is dropped, so copying must keep up with a burst.
+		 * Whole lines in blocks, one write each: while a subscriber lags,
+		 * nftsetd holds back reading every query log (and drops one that
+		 * holds them back for 10 s), so copying must keep up with a burst.
 		 * Lines already buffered from the subscription handshake come first.
 		 */
 		while ((n = line_reader_lines(rd, &lines, &len)) == 1) {
