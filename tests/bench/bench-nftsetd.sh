@@ -88,13 +88,6 @@ running() {
 	local st
 	st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]
 }
-stop_all_dnsmasq() {
-	local f pids=()
-	for f in "$RUN"/containers/*.json; do
-		[[ -e $f ]] && pids+=("$(jq -r .dnsmasq_pid "$f")")
-	done
-	((${#pids[@]} == 0)) || kill "${pids[@]}" 2>/dev/null || true
-}
 trap 'rc=$?; stop_all_dnsmasq; (exit "$rc"); _cleanup' EXIT
 
 start_nftsetd

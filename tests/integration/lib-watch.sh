@@ -124,3 +124,32 @@ wait_until() {
 	done
 	return 1
 }
+
+# stop_all_dnsmasq: stop the dnsmasq of every registry entry at once (many
+# namespaces: lib.sh's per-namespace cleanup would wait for each in turn).
+stop_all_dnsmasq() {
+	local f pids=()
+	for f in "$RUN"/containers/*.json; do
+		[[ -e $f ]] && pids+=("$(jq -r .dnsmasq_pid "$f")")
+	done
+	((${#pids[@]} == 0)) || kill "${pids[@]}" 2>/dev/null || true
+}
+
+# drift_is RC FILTER ARGS...: `shield drift ARGS` exits RC and (FILTER
+# non-empty) its --json output satisfies the jq FILTER, run with the extra
+# jq arguments in the array DRIFT_JQ_ARGS (if set). Output kept in
+# $TMP/drift.out and $TMP/drift.err.
+drift_is() {
+	local want=$1 filter=$2 rc=0
+	shift 2
+	shield drift "$@" >"$TMP/drift.out" 2>"$TMP/drift.err" || rc=$?
+	if [[ $rc != "$want" ]]; then
+		say "    shield drift $*: exit $rc, expected $want; stderr: $(cat "$TMP/drift.err")"
+		return 1
+	fi
+	[[ -z $filter ]] && return 0
+	jq -e ${DRIFT_JQ_ARGS[@]+"${DRIFT_JQ_ARGS[@]}"} "$filter" "$TMP/drift.out" >/dev/null && return 0
+	say "    shield drift $*: the report does not satisfy $filter:"
+	jq -c . "$TMP/drift.out" 2>/dev/null | head -c 3000 | sed 's/^/      /' >&2 || true
+	return 1
+}

@@ -41,35 +41,11 @@ for ((i = 0; i < N; i++)); do
 	NS_OF+=("$NS_NAME")
 	attach_bundle "m$i" "$NS_NAME" --profiles many
 done
-# Stop every dnsmasq at the end ourselves: lib.sh's per-namespace cleanup
-# waits for each namespace's processes in turn.
-stop_all_dnsmasq() {
-	local f pids=()
-	for f in "$RUN"/containers/*.json; do
-		pids+=("$(jq -r .dnsmasq_pid "$f")")
-	done
-	kill "${pids[@]}" 2>/dev/null || true
-}
-
 start_nftsetd
 check "nftsetd watches all $N" wait_containers "$N"
 
-# drift_is RC FILTER ARGS...: `shield drift ARGS` exits RC and (FILTER
-# non-empty) its output (--json among ARGS) satisfies the jq FILTER.
-drift_is() {
-	local want=$1 filter=$2 rc=0
-	shift 2
-	shield drift "$@" >"$TMP/drift.out" 2>"$TMP/drift.err" || rc=$?
-	if [[ $rc != "$want" ]]; then
-		say "    shield drift $*: exit $rc, expected $want; stderr: $(cat "$TMP/drift.err")"
-		return 1
-	fi
-	[[ -z $filter ]] && return 0
-	jq -e --argjson n "$N" "$filter" "$TMP/drift.out" >/dev/null && return 0
-	say "    shield drift $*: the report does not satisfy $filter:"
-	head -c 2000 "$TMP/drift.out" | sed 's/^/      /' >&2 || true
-	return 1
-}
+# The filters below may name the number of namespaces as $n.
+DRIFT_JQ_ARGS=(--argjson n "$N")
 # report_over_line_max: nftsetd's raw report line is longer than 64 KiB.
 report_over_line_max() {
 	local bytes

@@ -62,23 +62,6 @@ q() {
 in_set() {
 	in_ns "$1" nft list set inet terok_shield "$2" 2>/dev/null | grep -qE "[ {]$3( |,|$)"
 }
-# drift_is RC FILTER ARGS...: `shield drift ARGS` exits RC and (FILTER
-# non-empty) its --json output satisfies the jq FILTER. Output kept in
-# $TMP/drift.out and $TMP/drift.err.
-drift_is() {
-	local want=$1 filter=$2 rc=0
-	shift 2
-	shield drift "$@" >"$TMP/drift.out" 2>"$TMP/drift.err" || rc=$?
-	if [[ $rc != "$want" ]]; then
-		say "    shield drift $*: exit $rc, expected $want; stderr: $(cat "$TMP/drift.err")"
-		return 1
-	fi
-	[[ -z $filter ]] && return 0
-	jq -e "$filter" "$TMP/drift.out" >/dev/null && return 0
-	say "    shield drift $*: the report does not satisfy $filter:"
-	jq -c . "$TMP/drift.out" 2>/dev/null | head -c 3000 | sed 's/^/      /' >&2 || true
-	return 1
-}
 # report_has NAME FILTER: nftsetd's report for NAME ("" = all) satisfies FILTER.
 report_has() {
 	report "$1" | jq -e "$2" >/dev/null 2>&1

@@ -46,14 +46,6 @@ for ((i = 0; i < N; i++)); do
 	new_netns "u$i"
 	attach_bundle "b$i" "$NS_NAME" --profiles burst
 done
-stop_all_dnsmasq() {
-	local f pids=()
-	for f in "$RUN"/containers/*.json; do
-		[[ -e $f ]] && pids+=("$(jq -r .dnsmasq_pid "$f")")
-	done
-	((${#pids[@]} == 0)) || kill "${pids[@]}" 2>/dev/null || true
-}
-
 start_nftsetd -v
 check "nftsetd watches all $N" wait_containers "$N"
 

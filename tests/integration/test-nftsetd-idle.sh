@@ -36,15 +36,6 @@ for ((i = 0; i < N; i++)); do
 	attach_bundle "n$i" "$NS_NAME" --profiles idle
 done
 t1=$(date +%s%N)
-# Stop every dnsmasq at the end ourselves: lib.sh's per-namespace cleanup
-# waits for each namespace's processes in turn.
-stop_all_dnsmasq() {
-	local f pids=()
-	for f in "$RUN"/containers/*.json; do
-		pids+=("$(jq -r .dnsmasq_pid "$f")")
-	done
-	kill "${pids[@]}" 2>/dev/null || true
-}
 dnsmasq_kb=0
 for f in "$RUN"/containers/*.json; do
 	pid=$(jq -r .dnsmasq_pid "$f")
