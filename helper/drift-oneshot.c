@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `shield drift` without nftsetd (see drift-oneshot.h). */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -551,11 +550,6 @@ static int oneshot_target(const struct cli_target *t, json_t *containers, struct
 	return r;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* One registry entry; an entry whose namespace is gone is noted and left out. */
 static int oneshot_entry(const struct registry_entry *e, json_t *containers,
 			 struct shield_error *err)
@@ -603,58 +597,29 @@ static int oneshot_entry(const struct registry_entry *e, json_t *containers,
 static int oneshot_all(json_t *containers, struct shield_error *err)
 {
 	struct shield_error ignored = {0};
+	_cleanup_strlist_ struct strlist ids = STRLIST_INIT;
 	char runtime[PATH_MAX];
 	_cleanup_close_ int regfd = -1;
-	char **ids = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *d;
-	DIR *dir;
-	int r = 0;
+	int r;
 
 	if (registry_runtime_dir(runtime, sizeof(runtime), err) < 0)
 		return -EINVAL;
 	regfd = registry_open(runtime, false, &ignored);
 	if (regfd < 0)
 		return 0; /* no registry: nothing is shielded */
-	dir = fdopendir(regfd);
-	if (!dir)
-		return shield_error_set(err, negative_errno(), "registry %s: %s", runtime,
-					shield_strerror(errno));
-	regfd = -1;
-	while (r >= 0 && (d = readdir(dir))) {
-		size_t len = strlen(d->d_name);
-
-		if (len <= 5 || len - 5 > OCI_ID_MAX || strcmp(d->d_name + len - 5, ".json") != 0)
-			continue;
-		if (n == cap) {
-			char **g = realloc(ids, (cap = cap ? cap * 2 : 64) * sizeof(*g));
-
-			if (!g) {
-				r = -ENOMEM;
-				break;
-			}
-			ids = g;
-		}
-		ids[n] = strndup(d->d_name, len - 5);
-		r = ids[n] ? 0 : -ENOMEM;
-		n += ids[n] != NULL;
+	r = registry_list(regfd, &ids, err);
+	if (r < 0) {
+		shield_error_prefix(err, "%s: ", runtime);
+		return r;
 	}
-	if (r < 0)
-		shield_error_set(err, r, "out of memory");
-	else if (n)
-		qsort(ids, n, sizeof(*ids), cmp_names);
-	for (size_t i = 0; r >= 0 && i < n; i++) {
+	for (size_t i = 0; r >= 0 && i < ids.n; i++) {
 		struct registry_entry e;
 
 		/* An entry removed meanwhile (a container stopped) is not an error. */
-		if (registry_read(dirfd(dir), ids[i], &e, &ignored) < 0)
+		if (registry_read(regfd, ids.items[i], &e, &ignored) < 0)
 			continue;
 		r = oneshot_entry(&e, containers, err);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(ids[i]);
-	free(ids);
-	closedir(dir);
 	return r;
 }
 

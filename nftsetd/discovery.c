@@ -7,7 +7,6 @@
  * update, gone = detach. A rescan (start, SIGHUP) does the same for every
  * entry and drops the containers whose entry vanished.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,17 +19,6 @@
 #include "nftsetd.h"
 
 /* "ID.json" with a valid id (temp files start with '.'): the id, else false. */
-static bool entry_id(const char *name, char id[OCI_ID_MAX + 1])
-{
-	size_t n = strlen(name);
-
-	if (n <= 5 || name[0] == '.' || strcmp(name + n - 5, ".json") != 0 || n - 5 > OCI_ID_MAX)
-		return false;
-	memcpy(id, name, n - 5);
-	id[n - 5] = '\0';
-	return oci_id_valid(id);
-}
-
 /* Settle one entry: attach, update or detach. */
 static void settle(struct daemon *d, const char *id)
 {
@@ -78,7 +66,7 @@ static void on_registry_event(uv_fs_event_t *h, const char *filename, int events
 		discovery_rescan(d);
 		return;
 	}
-	if (entry_id(filename, id))
+	if (registry_entry_id(filename, id))
 		settle(d, id);
 }
 
@@ -141,29 +129,19 @@ static void check_registry_dir(struct daemon *d)
 void discovery_rescan(struct daemon *d)
 {
 	struct container *c, *next;
-	DIR *dir;
-	struct dirent *de;
-	int fd;
+	_cleanup_strlist_ struct strlist ids = STRLIST_INIT;
+	struct shield_error err = {0};
 
 	if (d->stopping || d->regfd < 0)
 		return;
 	check_registry_dir(d);
-	fd = openat(d->regfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dir = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!dir) {
+	if (registry_list(d->regfd, &ids, &err) < 0) {
 		nlog(LOG_PRIO_ERR, "registry: cannot list %s/containers: %s", d->runtime_dir,
-		     shield_strerror(negative_errno()));
-		if (fd >= 0)
-			close(fd);
+		     err.msg);
 		return;
 	}
-	while ((de = readdir(dir))) {
-		char id[OCI_ID_MAX + 1];
-
-		if (entry_id(de->d_name, id))
-			settle(d, id);
-	}
-	closedir(dir);
+	for (size_t i = 0; i < ids.n; i++)
+		settle(d, ids.items[i]);
 	/* Containers whose entry is gone. */
 	for (c = d->containers; c; c = next) {
 		char name[OCI_ID_MAX + 8];

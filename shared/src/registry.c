@@ -274,6 +274,17 @@ static int cmp_id(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+bool registry_entry_id(const char *filename, char id[OCI_ID_MAX + 1])
+{
+	size_t len = strlen(filename);
+
+	if (len <= 5 || len - 5 > OCI_ID_MAX || strcmp(filename + len - 5, ".json") != 0)
+		return false;
+	memcpy(id, filename, len - 5);
+	id[len - 5] = '\0';
+	return oci_id_valid(id);
+}
+
 int registry_list(int regfd, struct strlist *ids, struct shield_error *err)
 {
 	_cleanup_strlist_ struct strlist l = STRLIST_INIT;
@@ -290,15 +301,9 @@ int registry_list(int regfd, struct strlist *ids, struct shield_error *err)
 	}
 	rewinddir(d);
 	while ((errno = 0, de = readdir(d))) {
-		size_t len = strlen(de->d_name);
 		char id[OCI_ID_MAX + 1];
 
-		/* ID.json; registry_write's temporary files start with '.'. */
-		if (len <= 5 || len - 5 > OCI_ID_MAX || strcmp(de->d_name + len - 5, ".json") != 0)
-			continue;
-		memcpy(id, de->d_name, len - 5);
-		id[len - 5] = '\0';
-		if (!oci_id_valid(id))
+		if (!registry_entry_id(de->d_name, id))
 			continue;
 		if (l.n >= REGISTRY_LIST_MAX) {
 			closedir(d);

@@ -673,6 +673,34 @@ static void rootless_check(const struct rootless_result *res)
 	assert_int_equal(res->r_empty, 0);
 }
 
+/* Which file names in the registry directory are entries (nftsetd's inotify events, listings). */
+static void test_entry_id(void **state)
+{
+	char id[OCI_ID_MAX + 1], name[OCI_ID_MAX + 16];
+
+	(void)state;
+	assert_true(registry_entry_id("web.json", id));
+	assert_string_equal(id, "web");
+	assert_true(registry_entry_id("0f3a_b.c-d.json", id));
+	assert_string_equal(id, "0f3a_b.c-d");
+	/* registry_write's temporary files, other names, bad ids. */
+	assert_false(registry_entry_id(".web.json.tmp", id));
+	assert_false(registry_entry_id(".web.json", id));
+	assert_false(registry_entry_id(".json", id));
+	assert_false(registry_entry_id("web.json~", id));
+	assert_false(registry_entry_id("web", id));
+	assert_false(registry_entry_id("-web.json", id));
+	assert_false(registry_entry_id("we b.json", id));
+	/* The longest id, and one character more. */
+	memset(name, 'a', OCI_ID_MAX);
+	memcpy(name + OCI_ID_MAX, ".json", 6);
+	assert_true(registry_entry_id(name, id));
+	assert_int_equal(strlen(id), OCI_ID_MAX);
+	memset(name, 'a', OCI_ID_MAX + 1);
+	memcpy(name + OCI_ID_MAX + 1, ".json", 6);
+	assert_false(registry_entry_id(name, id));
+}
+
 static void test_runtime_dir_env(void **state)
 {
 	struct shield_error err = {0};
@@ -816,6 +844,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_refuses_symlinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_id, setup, teardown),
+		cmocka_unit_test(test_entry_id),
 		cmocka_unit_test(test_runtime_dir_env),
 		cmocka_unit_test(test_runtime_dir_rootless_euid),
 		cmocka_unit_test(test_runtime_dir_user_namespace),

@@ -69,6 +69,13 @@ int registry_entry_parse(const char *buf, size_t len, struct registry_entry *e,
 			 struct shield_error *err);
 
 /*
+ * Whether a file name in the registry directory is an entry, ID.json with a
+ * valid id (pure); the id into id. registry_write's temporary files start
+ * with '.' and are not entries.
+ */
+bool registry_entry_id(const char *filename, char id[OCI_ID_MAX + 1]);
+
+/*
  * The ids of every entry in the registry directory regfd (files ID.json
  * with a valid id; others ignored), sorted, appended to ids. More than
  * REGISTRY_LIST_MAX is -E2BIG.
