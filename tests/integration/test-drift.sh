@@ -175,7 +175,9 @@ check "rotation: the report shows the new address and when the rotation was" \
 	report_has web '.containers[0].domains[] | select(.domain == "rot.shield.test") | (.last_rotation | type) == "string" and any(.addresses[]; .ip == "198.18.1.21")'
 
 # -------------------------------------------------------- drift.unexplained
-in_ns "$CLIENT_NS" nft add element inet terok_shield allow_v4 "{ $ALIEN }"
+# An hour's timeout: with the set's own 10 s the element could expire before
+# the checks below are done on a loaded machine (it did once in CI).
+in_ns "$CLIENT_NS" nft add element inet terok_shield allow_v4 "{ $ALIEN timeout 1h }"
 check "drift.unexplained: the element added from outside, naming the writer (nft) and its pid" \
 	ev_wait "$STREAM" ".kind == \"drift.unexplained\" and .container == \"web\" and .ip == \"$ALIEN\" and .set == \"allow_v4\" and .comm == \"nft\" and (.pid | type) == \"number\""
 UNEXPLAINED_ID=$(jq -r .id <<<"$EV")
