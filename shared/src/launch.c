@@ -11,6 +11,7 @@
 
 #include "shield/audit.h"
 #include "shield/bundle-rules.h"
+#include "shield/control.h"
 #include "shield/dnsmasq-config.h"
 #include "shield/dnsmasq-proc.h"
 #include "shield/launch.h"
@@ -96,6 +97,7 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 	_cleanup_(dnsmasq_launch_freep) struct dnsmasq_launch *launch = NULL;
 	_cleanup_close_ int cachefd = -1;
 	_cleanup_free_ char *conf = NULL;
+	_cleanup_close_ int lockfd = -1;
 	struct shield_error ignored = {0};
 	struct timespec t0, t1;
 	pid_t old;
@@ -104,6 +106,11 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(rep, 0, sizeof(*rep));
+	/* The bundle lock, as shield allow/deny/up/down hold it: a change made
+	 * while the container starts is either read here or applied after. */
+	lockfd = control_lock(t->dirfd, err);
+	if (lockfd < 0)
+		return shield_error_prefix(err, "bundle %s: ", t->state_dir);
 	/* Three things at once: dnsmasq's nftset check, dnsmasq's start and the
 	 * ruleset's commit. The container's process runs only once this hook has
 	 * returned, so nothing can ask dnsmasq before the firewall is in place. */
@@ -213,7 +220,7 @@ bool launch_recorded_runtime_dir(int dirfd, char out[PATH_MAX])
 int launch_stop(const struct launch_target *t, struct launch_report *rep, struct shield_error *err)
 {
 	_cleanup_free_ char *conf = NULL;
-	_cleanup_close_ int regfd = -1;
+	_cleanup_close_ int regfd = -1, lockfd = -1;
 	struct shield_error ignored = {0};
 	struct registry_entry e;
 	char recorded[PATH_MAX];
@@ -223,6 +230,9 @@ int launch_stop(const struct launch_target *t, struct launch_report *rep, struct
 	int stopped, r;
 
 	memset(rep, 0, sizeof(*rep));
+	lockfd = control_lock(t->dirfd, err);
+	if (lockfd < 0)
+		return shield_error_prefix(err, "bundle %s: ", t->state_dir);
 	r = conf_path(t, &conf, err);
 	if (r < 0)
 		return r;

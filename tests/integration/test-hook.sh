@@ -338,6 +338,53 @@ check "createRuntime works again after the failures" hook_ok
 SHIELD_DNSMASQ=$EXITS hook createRuntime
 check "a failed restart leaves no registry entry and no dnsmasq" hook_failed 'failed to start'
 
+# ---------------------------------------------------------- the bundle lock
+# shield allow/deny/up/down hold shield.lock across their file and kernel
+# steps; both stages wait for it, so a change made while a container starts
+# or stops is either read by the hook or applied after it. The hook takes
+# ~20 ms: still running and not done after a second means it waited.
+state_json >"$TMP/state.json"
+# hold_lock: one process (LOCK_PID) holds shield.lock until it is killed, as
+# a control command would (bash locks fd 9 with flock(1), then becomes sleep).
+hold_lock() {
+	start_bg bash -c 'exec 9<>"$1" && flock -x 9 && exec sleep 600' _ "$BUNDLE/shield.lock"
+	LOCK_PID=$LAST_PID
+	wait_for 10 bash -c '! flock -n "$1" true' _ "$BUNDLE/shield.lock" || die "the holder never took shield.lock"
+}
+# hook_in_bg STAGE: run the hook in the background on the saved state (HOOK_PID, HOOK_RC_FILE).
+hook_in_bg() {
+	HOOK_RC_FILE=$TMP/hook-$1.rc
+	rm -f "$HOOK_RC_FILE"
+	start_bg bash -c '"$1" "$2" <"$3" >/dev/null 2>&1; echo $? >"$4"' _ \
+		"$SHIELD_HOOK_BIN" "$1" "$TMP/state.json" "$HOOK_RC_FILE"
+	HOOK_PID=$LAST_PID
+}
+# release_lock: end the holder; the waiting hook then finishes with exit 0.
+release_lock() {
+	kill "$LOCK_PID"
+	wait "$LOCK_PID" 2>/dev/null || true
+	wait "$HOOK_PID" 2>/dev/null || true
+	[[ $(cat "$HOOK_RC_FILE" 2>/dev/null) == 0 ]] && return 0
+	say "    hook exit $(cat "$HOOK_RC_FILE" 2>/dev/null), hook-error.log: $(tail -1 "$BUNDLE/hook-error.log")"
+	return 1
+}
+hold_lock
+hook_in_bg createRuntime
+sleep 1
+check "createRuntime waits while shield.lock is held: no registry entry, no dnsmasq yet" \
+	bash -c '[[ ! -e $1 && -z $2 && -z $(cat "$3" 2>/dev/null) ]]' _ "$REG/$ID.json" "$(our_dnsmasq)" "$HOOK_RC_FILE"
+check "... and starts once it is released (exit 0)" release_lock
+check "... registry entry and dnsmasq are there" \
+	bash -c '[[ -e $1 && -n $2 ]]' _ "$REG/$ID.json" "$(our_dnsmasq)"
+hold_lock
+hook_in_bg poststop
+sleep 1
+check "poststop waits while shield.lock is held: dnsmasq still runs, entry still there" \
+	bash -c '[[ -e $1 && -n $2 && -z $(cat "$3" 2>/dev/null) ]]' _ "$REG/$ID.json" "$(our_dnsmasq)" "$HOOK_RC_FILE"
+check "... and stops it once the lock is released (exit 0)" release_lock
+check "... no registry entry and no dnsmasq left" \
+	bash -c '[[ ! -e $1 && -z $2 ]]' _ "$REG/$ID.json" "$(our_dnsmasq)"
+
 # --------------------------------------------------- attach and detach
 # The same two stages for a namespace podman does not manage.
 run_capture shield attach --netns "$(netns_path "$C")" web

@@ -42,7 +42,9 @@ struct launch_report {
  * stop a dnsmasq of this bundle left from an earlier run, start dnsmasq in
  * the namespace, write the registry entry and an audit entry. On failure
  * nothing of it keeps running (dnsmasq stopped, entry removed); the ruleset,
- * if committed, stays, so the namespace is never left open.
+ * if committed, stays, so the namespace is never left open. Both stages hold
+ * the bundle lock (control_lock) throughout, so a shield allow/deny/up/down
+ * on the same bundle runs wholly before or wholly after them.
  */
 int launch_start(const struct launch_target *t, struct launch_report *rep,
 		 struct shield_error *err);
