@@ -14,7 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 require_root
-require_cmd ip nft dnsmasq timeout
+require_cmd ip nft dnsmasq timeout tmux
 require_shield
 init_shield_dirs
 
@@ -149,5 +149,39 @@ check "prepare names a new container: no names" offers "shield prepare "
 check "profiles takes no NAME: nothing" offers "shield profiles "
 shield detach comptest >/dev/null || die "detach comptest"
 check "once detached it is no longer offered" offers "shield allow "
+
+# ------------------------------------------------------ in a real bash
+# The cases above set COMP_WORDS as bash would; here bash itself does it:
+# an interactive bash in a tmux pane, a line typed and Tab pressed.
+say "# Tab in an interactive bash (tmux)"
+shield attach --netns "$(netns_path "$NS_NAME")" comptest >/dev/null || die "attach comptest again"
+TMUX_SOCK=$TMP/tmux.sock
+t() { tmux -S "$TMUX_SOCK" "$@"; }
+t -f /dev/null new-session -d -s c -x 200 -y 20 \
+	"env -i PATH=$PATH TERM=screen HOME=$TMP PS1='$ ' SHIELD_CONFIG_DIR=$CONFIG_DIR SHIELD_STATE_ROOT=$STATE_ROOT SHIELD_RUNTIME_DIR=$SHIELD_RUNTIME_DIR SHIELD_PODMAN=$SHIELD_PODMAN SHIELD_DATA_DIR=$SHIELD_DATA_DIR bash --norc --noprofile"
+_PIDS_STARTED+=("$(t display-message -p '#{pid}')")
+t send-keys -t c -l "source $COMPLETION" && t send-keys -t c Enter
+# last_line_is TEXT: the pane's last non-empty line is "$ TEXT".
+last_line_is() { [[ $(t capture-pane -p -t c | sed '/^$/d' | tail -n 1) == "\$ $1" ]]; }
+# tab_completes TYPED WANT: typing TYPED and Tab leaves the line WANT.
+tab_completes() {
+	local ok=0
+	wait_for 5 last_line_is "" >/dev/null 2>&1 || true
+	t send-keys -t c -l "$1" && t send-keys -t c Tab
+	wait_for 5 last_line_is "$2" || ok=1
+	if ((ok)); then
+		say "    typed '$1' and Tab; want '$ $2', the pane shows:"
+		t capture-pane -p -t c | sed '/^$/d' | tail -n 3 | sed 's/^/      | /' >&2
+	fi
+	t send-keys -t c C-c
+	return "$ok"
+}
+check "Tab: a command" tab_completes "shield al" "shield allow"
+check "Tab: an option of allow" tab_completes "shield allow --st" "shield allow --state-dir"
+check "Tab: a profile after ':'" tab_completes "shield prepare web --profiles base:dev-py" "shield prepare web --profiles base:dev-python"
+check "Tab: a directory after '='" tab_completes "shield status --state-dir=$TMP/dirs/be" "shield status --state-dir=$TMP/dirs/beta.d"
+check "Tab: the attached namespace's name" tab_completes "shield deny comp" "shield deny comptest"
+t kill-server
+shield detach comptest >/dev/null || die "detach comptest"
 
 finish
