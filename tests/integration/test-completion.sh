@@ -161,12 +161,15 @@ t -f /dev/null new-session -d -s c -x 200 -y 20 \
 	"env -i PATH=$PATH TERM=screen HOME=$TMP PS1='$ ' SHIELD_CONFIG_DIR=$CONFIG_DIR SHIELD_STATE_ROOT=$STATE_ROOT SHIELD_RUNTIME_DIR=$SHIELD_RUNTIME_DIR SHIELD_PODMAN=$SHIELD_PODMAN SHIELD_DATA_DIR=$SHIELD_DATA_DIR bash --norc --noprofile"
 _PIDS_STARTED+=("$(t display-message -p '#{pid}')")
 t send-keys -t c -l "source $COMPLETION" && t send-keys -t c Enter
-# last_line_is TEXT: the pane's last non-empty line is "$ TEXT".
-last_line_is() { [[ $(t capture-pane -p -t c | sed '/^$/d' | tail -n 1) == "\$ $1" ]]; }
+# last_line_is TEXT: the pane's last non-empty line is "$ TEXT" (tmux drops trailing blanks).
+last_line_is() {
+	local want="\$ $1"
+	[[ $(t capture-pane -p -t c | sed '/^$/d' | tail -n 1) == "${want% }" ]]
+}
 # tab_completes TYPED WANT: typing TYPED and Tab leaves the line WANT.
 tab_completes() {
 	local ok=0
-	wait_for 5 last_line_is "" >/dev/null 2>&1 || true
+	wait_for 5 last_line_is "" || true # the prompt, empty
 	t send-keys -t c -l "$1" && t send-keys -t c Tab
 	wait_for 5 last_line_is "$2" || ok=1
 	if ((ok)); then
