@@ -51,9 +51,13 @@ for p in debhelper dpkg-dev cmake pkgconf libnftnl-dev libmnl-dev libuv1-dev lib
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
 		skip_or_fail "needs the build dependency $p (.ci/install-deps)"
 done
-if dpkg-query -W -f='${Status}\n' shield 2>/dev/null | grep -q 'installed'; then
-	die "a shield package is installed already; this test installs and purges its own (apt-get purge shield first)"
-fi
+# dpkg's state of the shield package: installed, config-files, ...; empty
+# or not-installed when dpkg has no trace of it.
+shield_pkg_state() { dpkg-query -W -f='${db:Status-Status}' shield 2>/dev/null || true; }
+case $(shield_pkg_state) in
+"" | not-installed) ;;
+*) die "a shield package is on this machine ($(shield_pkg_state)); this test installs and purges its own (apt-get purge shield first)" ;;
+esac
 for f in "$SHIELD_BIN" "$SHIELD_HOOK_BIN" /usr/sbin/nftsetd; do
 	[[ ! -e $f ]] || die "$f exists but no shield package is installed (a source install into /usr?); remove it first"
 done
@@ -132,8 +136,8 @@ for d in dnsmasq-base podman libnftnl11 libmnl0 libuv1 libjansson4 libc6; do
 done
 
 say "# lintian"
-LINTIAN=$(lintian --display-info --pedantic "$DEB" 2>&1) || true
-printf '%s\n' "$LINTIAN" | grep -E '^[EWIPX]:' >&2 || say "    (lintian printed no tags)"
+LINTIAN=$(lintian --display-info --pedantic --show-overrides "$DEB" 2>&1) || true
+printf '%s\n' "$LINTIAN" | grep -E '^[EWIPXO]:' >&2 || say "    (lintian printed no tags)"
 no_lintian_errors() {
 	! grep -q '^E:' <<<"$LINTIAN" && return 0
 	say "    lintian found errors (E: lines above)"
@@ -347,8 +351,10 @@ all_gone() {
 }
 check "the purge removes every file and every directory only shield owned" all_gone
 not_known() {
-	! dpkg-query -W -f='${Status}\n' shield 2>/dev/null | grep -q . && return 0
-	say "    dpkg still knows shield: $(dpkg-query -W -f='${Status}' shield)"
+	local st
+	st=$(shield_pkg_state)
+	[[ $st == "" || $st == not-installed ]] && return 0
+	say "    dpkg still has shield, in state $st"
 	return 1
 }
 check "dpkg knows no shield package any more (purged, not just removed)" not_known
