@@ -66,9 +66,11 @@ done
 
 _INSTALLED=0
 _STATE_ROOT_MADE=0
+_STATE_CONTAINERS_MADE=0
 _RUNTIME_DIR_MADE=0
 BUNDLE_KEPT=
 [[ -e $STATE_DEFAULT ]] || _STATE_ROOT_MADE=1
+[[ -e $STATE_DEFAULT/containers ]] || _STATE_CONTAINERS_MADE=1
 [[ -e $RUNTIME_DEFAULT ]] || _RUNTIME_DIR_MADE=1
 
 # Before lib-podman.sh's cleanup (and lib.sh's, which removes TMP): the
@@ -86,6 +88,7 @@ _package_cleanup() {
 		apt-get purge "${APT_OPTS[@]}" shield >/dev/null 2>&1 || say "cleanup: apt-get purge shield failed"
 	fi
 	[[ -z $BUNDLE_KEPT ]] || rm -rf -- "$BUNDLE_KEPT"
+	((_STATE_CONTAINERS_MADE == 0)) || rmdir -- "$STATE_DEFAULT/containers" 2>/dev/null
 	((_STATE_ROOT_MADE == 0)) || rm -rf -- "$STATE_DEFAULT"
 	((_RUNTIME_DIR_MADE == 0)) || rm -rf -- "$RUNTIME_DEFAULT"
 	_podman_ret "$rc"
