@@ -158,7 +158,8 @@ _INSTALLED=1
 	die "apt-get install of the package failed"
 }
 mapfile -t LISTED < <(dpkg -L shield | grep '^/' | grep -vx '/\.')
-say "    dpkg -L shield lists ${#LISTED[@]} paths"
+say "    dpkg -L shield lists ${#LISTED[@]} paths:"
+printf '      %s\n' "${LISTED[@]}" >&2
 
 listed() {
 	local p
