@@ -462,6 +462,7 @@ static void setup_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: shield setup [--system | --user | --dir DIR] [--hook PATH]\n"
+		"       shield setup --staged --dir DIR --hook PATH\n"
 		"\n"
 		"Install the OCI hook descriptors (" PODMAN_HOOK_FILE_CREATE
 		", " PODMAN_HOOK_FILE_POSTSTOP ")\n"
@@ -479,6 +480,9 @@ static void setup_usage(FILE *out)
 		"  --dir DIR    this directory instead\n"
 		"  --hook PATH  the shield-hook to run (default: the one next to shield, else\n"
 		"               " SHIELD_LIBEXECDIR "/shield/shield-hook)\n"
+		"  --staged     for a package build: write into DIR the descriptors for a\n"
+		"               hook that will be installed at PATH (need not exist yet);\n"
+		"               podman's configuration is not consulted\n"
 		"  -h, --help   show this help\n");
 }
 
@@ -582,19 +586,20 @@ static void print_visibility(const char *dir, bool rootless)
 
 int cmd_setup(struct cli *cli, int argc, char **argv)
 {
-	enum { OPT_SYSTEM = 256, OPT_USER, OPT_HOOK, OPT_DIR };
+	enum { OPT_SYSTEM = 256, OPT_USER, OPT_HOOK, OPT_DIR, OPT_STAGED };
 	static const struct option opts[] = {
 		{"system", no_argument, NULL, OPT_SYSTEM},
 		{"user", no_argument, NULL, OPT_USER},
 		{"hook", required_argument, NULL, OPT_HOOK},
 		{"dir", required_argument, NULL, OPT_DIR},
+		{"staged", no_argument, NULL, OPT_STAGED},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	static const char *const files[] = {PODMAN_HOOK_FILE_CREATE, PODMAN_HOOK_FILE_POSTSTOP};
 	static const char *const stages[] = {PODMAN_HOOK_STAGE_CREATE, PODMAN_HOOK_STAGE_POSTSTOP};
 	const char *hook_opt = NULL, *dir_opt = NULL;
-	bool system = false, user = false, rootless;
+	bool system = false, user = false, staged = false, rootless;
 	_cleanup_free_ char *hook = NULL;
 	struct shield_error err = {0};
 	char dir[PATH_MAX];
@@ -615,6 +620,9 @@ int cmd_setup(struct cli *cli, int argc, char **argv)
 		case OPT_DIR:
 			dir_opt = optarg;
 			break;
+		case OPT_STAGED:
+			staged = true;
+			break;
 		case 'h':
 			setup_usage(stdout);
 			return 0;
@@ -626,6 +634,8 @@ int cmd_setup(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "too many arguments");
 	if (system + user + !!dir_opt > 1)
 		return cli_usage_error(cli, "give one of --system, --user and --dir");
+	if (staged && (!dir_opt || !hook_opt))
+		return cli_usage_error(cli, "--staged needs --dir and --hook");
 	if (!system && !user && !dir_opt) {
 		system = geteuid() == 0;
 		user = !system;
@@ -660,9 +670,13 @@ int cmd_setup(struct cli *cli, int argc, char **argv)
 		return cli_fail(cli, &err);
 	}
 
-	/* What. */
+	/* What. A staged hook is installed later (a package build): absolute is all we can check. */
+	if (staged && hook_opt[0] != '/') {
+		shield_error_set(&err, -EINVAL, "--hook %s: must be an absolute path", hook_opt);
+		return cli_fail(cli, &err);
+	}
 	if (hook_opt) {
-		if (check_hook_path(hook_opt, &err) < 0)
+		if (!staged && check_hook_path(hook_opt, &err) < 0)
 			return cli_fail(cli, &err);
 		hook = strdup(hook_opt);
 	} else if (default_hook(&hook, &err) < 0) {
@@ -686,7 +700,8 @@ int cmd_setup(struct cli *cli, int argc, char **argv)
 		printf("%s %s/%s (hook %s)\n", r ? "installed" : "already installed", dir, files[i],
 		       hook);
 	}
-	print_visibility(dir, rootless);
+	if (!staged)
+		print_visibility(dir, rootless);
 	ret = 0;
 	goto out;
 fail:

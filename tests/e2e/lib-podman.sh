@@ -43,8 +43,15 @@
 
 [[ -z ${_SHIELD_LIB_PODMAN_SH:-} ]] || return 0
 _SHIELD_LIB_PODMAN_SH=1
+# Testing an installed package (tests/package): SHIELD_DATA_DIR set but
+# empty makes shield use the profiles where it was installed (lib.sh would
+# make it the source tree), and SHIELD_E2E_HOOKS_DIR=system makes rootful
+# podman read the system hooks dir (podman_setup).
+_E2E_DATA_DIR_EMPTY=0
+[[ ${SHIELD_DATA_DIR-unset} != "" ]] || _E2E_DATA_DIR_EMPTY=1
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+((_E2E_DATA_DIR_EMPTY == 0)) || SHIELD_DATA_DIR=
 
 SHIELD_HOOK_BIN=${SHIELD_HOOK_BIN:-$(dirname "$SHIELD_BIN")/shield-hook}
 # Absolute: hook descriptors need it, and the test user runs them too.
@@ -168,7 +175,9 @@ write_containers_conf() {
 
 # podman_setup: the private podman config for rootful runs, the busybox
 # rootfs, hooks dir ROOT_HOOKS with SHIELD_RUNTIME_DIR=ROOT_RUNTIME_DIR
-# (and its containers.conf ROOT_HOOKS.containers.conf).
+# (and its containers.conf ROOT_HOOKS.containers.conf); with
+# SHIELD_E2E_HOOKS_DIR=system, a containers.conf naming the system hooks dir
+# /usr/share/containers/oci/hooks.d instead and ROOT_RUNTIME_DIR=/run/shield.
 podman_setup() {
 	[[ -n ${TMP:-} ]] || init_tmp
 	# The rootless user must be able to walk into TMP (to its own subdir).
@@ -182,10 +191,22 @@ podman_setup() {
 	mkdir -m 0700 "$PODMAN_DIR"/{root,runroot,tmp,net}
 	ROOTFS=$PODMAN_DIR/rootfs
 	make_rootfs "$ROOTFS"
-	ROOT_RUNTIME_DIR=$PODMAN_DIR/runtime
-	mkdir -m 0700 "$ROOT_RUNTIME_DIR"
 	ROOT_HOOKS=$PODMAN_DIR/hooks
-	write_hooks_dir "$ROOT_HOOKS" "$ROOT_RUNTIME_DIR"
+	case ${SHIELD_E2E_HOOKS_DIR:-} in
+	"")
+		ROOT_RUNTIME_DIR=$PODMAN_DIR/runtime
+		mkdir -m 0700 "$ROOT_RUNTIME_DIR"
+		write_hooks_dir "$ROOT_HOOKS" "$ROOT_RUNTIME_DIR"
+		;;
+	system)
+		# The installed package's descriptors, as podman reads them by
+		# default; they set no SHIELD_RUNTIME_DIR, so the hook keeps its
+		# registry in the default /run/shield.
+		ROOT_RUNTIME_DIR=/run/shield
+		write_containers_conf "$ROOT_HOOKS.containers.conf" /usr/share/containers/oci/hooks.d
+		;;
+	*) die "SHIELD_E2E_HOOKS_DIR: say system or nothing, not '$SHIELD_E2E_HOOKS_DIR'" ;;
+	esac
 	_PODMAN_ROOT_READY=1
 }
 

@@ -1,0 +1,368 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2119 # shield_run takes extra podman options; none here
+# The Debian package, from source to purge, as an operator meets it:
+#
+# 1. packaging/build-deb.sh builds shield_*.deb from a clean copy of the
+#    tree (its dh_auto_test runs the unit tests; nothing here runs them
+#    again), and lintian finds no error in it (its W:/I: lines are printed);
+# 2. `apt-get install ./shield_*.deb` puts shield, shield-hook, nftsetd, the
+#    profiles, podman's hook descriptors and the man pages where they
+#    belong, the descriptors being what `shield setup` writes for the
+#    installed hook, and `shield` on a clean PATH is /usr/bin/shield;
+# 3. the end-to-end podman tests run against the installed binaries and the
+#    installed profiles (SHIELD_DATA_DIR empty): test-shield-rootful with
+#    podman reading the package's own descriptors in
+#    /usr/share/containers/oci/hooks.d (SHIELD_E2E_HOOKS_DIR=system, the
+#    registry in the default /run/shield), the other tests/e2e/test-*.sh as
+#    they are (their own descriptors, naming the installed hook);
+# 4. here, with podman reading the system hooks dir: `shield check` passes
+#    (it reads podman's real hooks_dir settings), a container shielded with
+#    a bundled profile and a bundle in the default state root
+#    /var/lib/shield reaches its allowed host, and `shield status`,
+#    `rules` and `profiles` of the installed tree see it;
+# 5. `apt-get purge shield` removes every path `dpkg -L shield` listed (the
+#    directories only shield owned too), and leaves the stopped container's
+#    bundle and /run/shield alone.
+#
+# Root; installs into /usr (ctest runs it alone: RUN_SERIAL). Refuses to run
+# when a shield package is installed already. Everything it made goes at
+# exit, also on failure: its containers, the package (purged), the bundle,
+# and /var/lib/shield and /run/shield when they did not exist before.
+set -euo pipefail
+
+# The binaries under test are the package's, found the way an operator's
+# shell finds them; lib-podman.sh reads these when sourced.
+export SHIELD_BIN=/usr/bin/shield SHIELD_HOOK_BIN=/usr/libexec/shield/shield-hook
+export SHIELD_DATA_DIR='' SHIELD_E2E_HOOKS_DIR=system
+# shellcheck source=tests/e2e/lib-scenarios.sh
+source "$(dirname "$0")/../e2e/lib-scenarios.sh"
+
+readonly SRC=$SHIELD_SOURCE_DIR
+readonly CLEAN_PATH=/usr/sbin:/usr/bin:/sbin:/bin
+readonly SYSTEM_HOOKS=/usr/share/containers/oci/hooks.d
+readonly STATE_DEFAULT=/var/lib/shield
+readonly RUNTIME_DEFAULT=/run/shield
+APT_OPTS=(-y -q -o DPkg::Lock::Timeout=300)
+
+require_root
+require_cmd git tar dpkg-buildpackage dh dh_auto_configure lintian apt-get dpkg-query cmp
+# The build dependencies (dpkg-buildpackage would say so too, but later).
+for p in debhelper dpkg-dev cmake pkgconf libnftnl-dev libmnl-dev libuv1-dev libjansson-dev libcmocka-dev; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		skip_or_fail "needs the build dependency $p (.ci/install-deps)"
+done
+# dpkg's state of the shield package: installed, config-files, ...; empty
+# or not-installed when dpkg has no trace of it.
+shield_pkg_state() { dpkg-query -W -f='${db:Status-Status}' shield 2>/dev/null || true; }
+case $(shield_pkg_state) in
+"" | not-installed) ;;
+*) die "a shield package is on this machine ($(shield_pkg_state)); this test installs and purges its own (apt-get purge shield first)" ;;
+esac
+for f in "$SHIELD_BIN" "$SHIELD_HOOK_BIN" /usr/sbin/nftsetd; do
+	[[ ! -e $f ]] || die "$f exists but no shield package is installed (a source install into /usr?); remove it first"
+done
+
+# ------------------------------------------------------------ cleanup
+
+_INSTALLED=0
+_STATE_ROOT_MADE=0
+_STATE_CONTAINERS_MADE=0
+_RUNTIME_DIR_MADE=0
+BUNDLE_KEPT=
+[[ -e $STATE_DEFAULT ]] || _STATE_ROOT_MADE=1
+[[ -e $STATE_DEFAULT/containers ]] || _STATE_CONTAINERS_MADE=1
+[[ -e $RUNTIME_DEFAULT ]] || _RUNTIME_DIR_MADE=1
+
+# Before lib-podman.sh's cleanup (and lib.sh's, which removes TMP): the
+# containers go while the hook is still installed (their poststop runs it),
+# then the package, then what the test left in the default state root and
+# runtime dir.
+_package_cleanup() {
+	local rc=$?
+	set +e
+	if ((_PODMAN_ROOT_READY)); then
+		podman_root rm --all --force --time 0 >/dev/null 2>&1
+	fi
+	if ((_INSTALLED)); then
+		say "cleanup: purging the shield package"
+		apt-get purge "${APT_OPTS[@]}" shield >/dev/null 2>&1 || say "cleanup: apt-get purge shield failed"
+	fi
+	[[ -z $BUNDLE_KEPT ]] || rm -rf -- "$BUNDLE_KEPT"
+	((_STATE_CONTAINERS_MADE == 0)) || rmdir -- "$STATE_DEFAULT/containers" 2>/dev/null
+	((_STATE_ROOT_MADE == 0)) || rm -rf -- "$STATE_DEFAULT"
+	((_RUNTIME_DIR_MADE == 0)) || rm -rf -- "$RUNTIME_DEFAULT"
+	_podman_ret "$rc"
+	_podman_cleanup
+}
+trap _package_cleanup EXIT
+
+init_tmp
+OUTDIR=$TMP/out
+mkdir "$OUTDIR"
+t_start=$(date +%s)
+elapsed() { printf '%ss' "$(($(date +%s) - t_start))"; }
+
+# ------------------------------------------------------------ 1. build, lint
+
+say "# build (packaging/build-deb.sh)"
+t0=$(date +%s)
+"$SRC/packaging/build-deb.sh" "$OUTDIR" >"$TMP/build.log" 2>&1 || {
+	tail -n 60 "$TMP/build.log" >&2
+	die "packaging/build-deb.sh failed (the end of its log is above)"
+}
+say "    built in $(($(date +%s) - t0)) s: $(cd "$OUTDIR" && echo *)"
+grep -E '^(100% tests passed|[0-9]+% tests passed)' "$TMP/build.log" >&2 || true
+shopt -s nullglob
+debs=("$OUTDIR"/shield_*.deb)
+shopt -u nullglob
+((${#debs[@]} == 1)) || die "expected one shield_*.deb in $OUTDIR, got: ${debs[*]:-none}"
+DEB=${debs[0]}
+say "    $(basename "$DEB"): $(stat -c %s "$DEB") bytes, installed size $(dpkg-deb -f "$DEB" Installed-Size) KiB"
+say "    Depends: $(dpkg-deb -f "$DEB" Depends)"
+
+unit_tests_ran() {
+	grep -qE '^100% tests passed, 0 tests failed out of [1-9]' "$TMP/build.log" && return 0
+	say "    the build log shows no passing unit test run (dh_auto_test)"
+	return 1
+}
+check "the package build ran the unit tests (dh_auto_test, label unit)" unit_tests_ran
+
+depends_has() {
+	local dep
+	dep=$(dpkg-deb -f "$DEB" Depends)
+	[[ ", $dep," == *", $1"[\ ,]* ]] && return 0
+	say "    Depends lacks $1: $dep"
+	return 1
+}
+for d in dnsmasq-base podman libnftnl11 libmnl0 libuv1 libjansson4 libc6; do
+	check "the package depends on $d" depends_has "$d"
+done
+
+say "# lintian"
+LINTIAN=$(lintian --display-info --pedantic --show-overrides "$DEB" 2>&1) || true
+printf '%s\n' "$LINTIAN" | grep -E '^[EWIPXO]:' >&2 || say "    (lintian printed no tags)"
+no_lintian_errors() {
+	! grep -q '^E:' <<<"$LINTIAN" && return 0
+	say "    lintian found errors (E: lines above)"
+	return 1
+}
+check "lintian finds no error in the package" no_lintian_errors
+
+# ------------------------------------------------------------ 2. install
+
+say "# install (apt-get install ./$(basename "$DEB"))"
+_INSTALLED=1
+(cd "$OUTDIR" && DEBIAN_FRONTEND=noninteractive apt-get install "${APT_OPTS[@]}" \
+	--no-install-recommends "./$(basename "$DEB")") >"$TMP/apt.log" 2>&1 || {
+	cat "$TMP/apt.log" >&2
+	die "apt-get install of the package failed"
+}
+mapfile -t LISTED < <(dpkg -L shield | grep '^/' | grep -vx '/\.')
+say "    dpkg -L shield lists ${#LISTED[@]} paths:"
+printf '      %s\n' "${LISTED[@]}" >&2
+
+listed() {
+	local p
+	for p in "${LISTED[@]}"; do
+		[[ $p == "$1" ]] && return 0
+	done
+	say "    dpkg -L shield does not list $1"
+	return 1
+}
+executable() {
+	[[ -f $1 && -x $1 ]] && listed "$1" && return 0
+	say "    $1 is not an executable file of the package"
+	return 1
+}
+check "the package installs /usr/bin/shield" executable /usr/bin/shield
+check "the package installs /usr/libexec/shield/shield-hook" executable /usr/libexec/shield/shield-hook
+check "the package installs /usr/sbin/nftsetd" executable /usr/sbin/nftsetd
+for f in "$SRC"/profiles/*.txt; do
+	p=/usr/share/shield/profiles/${f##*/}
+	check "the package installs the profile $p" listed "$p"
+done
+for f in "$SRC"/man/*.[1-9]; do
+	n=${f##*/}
+	check "the package installs the man page $n" listed "/usr/share/man/man${n##*.}/$n.gz"
+done
+# Bash completion, when the build installs one (CMake decides; the package
+# takes whatever `cmake --install` puts in place).
+if grep -rqs 'bash-completion/completions' --include=CMakeLists.txt "$SRC"; then
+	check "the package installs the bash completion" listed /usr/share/bash-completion/completions/shield
+fi
+for s in createRuntime poststop; do
+	check "the package installs $SYSTEM_HOOKS/shield-$s.json" listed "$SYSTEM_HOOKS/shield-$s.json"
+done
+# One source of truth: the descriptors are what `shield setup` writes now
+# for the installed hook.
+descriptors_are_setups() {
+	local d=$TMP/setup-hooks s
+	"$SHIELD_BIN" setup --dir "$d" --hook "$SHIELD_HOOK_BIN" >/dev/null || return 1
+	for s in createRuntime poststop; do
+		assert_same_file "shield-$s.json: the package's and shield setup's" \
+			"$d/shield-$s.json" "$SYSTEM_HOOKS/shield-$s.json" || return 1
+	done
+}
+check "the package's hook descriptors are byte for byte what shield setup writes" descriptors_are_setups
+shield_on_clean_path() {
+	local got
+	got=$(env -i PATH="$CLEAN_PATH" bash -c 'command -v shield') || true
+	[[ $got == /usr/bin/shield ]] && return 0
+	say "    command -v shield on PATH=$CLEAN_PATH: '${got}'"
+	return 1
+}
+check "shield on a clean PATH is /usr/bin/shield" shield_on_clean_path
+man_page_reads() {
+	local out
+	out=$(env -i PATH="$CLEAN_PATH" MANWIDTH=80 man -P cat "$1" 2>&1) && [[ -n $out ]] && return 0
+	say "    man $1: $out"
+	return 1
+}
+if command -v man >/dev/null 2>&1; then
+	check "man shield finds the installed page" man_page_reads shield
+fi
+say "    ($(elapsed) so far)"
+
+# ------------------------------------------------------------ 3. e2e tests
+
+# run_e2e SCRIPT [VAR=VALUE...]: one e2e test as a child, against the
+# installed binaries, nothing of the build tree on PATH.
+run_e2e() {
+	local script=$1 name log rc=0 t
+	shift
+	name=$(basename "$script" .sh)
+	log=$TMP/$name${1:+-${1%%=*}}.log
+	t=$(date +%s)
+	env -i PATH="$CLEAN_PATH" HOME=/root LANG=C.UTF-8 \
+		SHIELD_REQUIRE_ALL_TESTS="${SHIELD_REQUIRE_ALL_TESTS:-0}" \
+		SHIELD_BIN="$SHIELD_BIN" SHIELD_HOOK_BIN="$SHIELD_HOOK_BIN" NFTSETD_BIN=/usr/sbin/nftsetd \
+		SHIELD_SOURCE_DIR="$SRC" SHIELD_DATA_DIR= "$@" \
+		bash "$script" >"$log" 2>&1 || rc=$?
+	if ((rc != 0)); then
+		cat "$log" >&2
+		say "    $name $* failed (exit $rc; its output is above)"
+		return 1
+	fi
+	say "    $name $*: $(tail -n 1 "$log") ($(($(date +%s) - t)) s)"
+}
+say "# end-to-end tests against the installed package"
+check "e2e test-shield-rootful with podman reading the package's descriptors" \
+	run_e2e "$SRC/tests/e2e/test-shield-rootful.sh" SHIELD_E2E_HOOKS_DIR=system
+for script in "$SRC"/tests/e2e/test-*.sh; do
+	[[ $script != */test-shield-rootful.sh ]] || continue # ran just above
+	check "e2e $(basename "$script" .sh) with the installed binaries" run_e2e "$script"
+done
+say "    ($(elapsed) so far)"
+
+# ------------------------------------------------------------ 4. operator's view
+
+say "# shield check, status, rules, profiles from the installed tree"
+scenario_world root
+# The bundle in the default state root, where an operator's would live.
+[[ -d $STATE_DEFAULT ]] || mkdir -m 0700 "$STATE_DEFAULT"
+[[ -d $STATE_DEFAULT/containers ]] || mkdir -m 0700 "$STATE_DEFAULT/containers"
+# shellcheck disable=SC2034 # lib.sh's shield (shield_prepare) reads it
+STATE_ROOT=$STATE_DEFAULT
+N=${RUN_PREFIX}pkg
+BUNDLE_KEPT=$STATE_DEFAULT/containers/$N
+
+# The CLI as an operator runs it: clean environment, podman's real
+# configuration files for hooks_dir (no CONTAINERS_CONF in shield's own
+# environment), the test's podman storage through SHIELD_PODMAN.
+op() {
+	env -i PATH="$CLEAN_PATH" HOME=/root SHIELD_PODMAN="$(podman_root_wrapper)" \
+		"$SHIELD_BIN" --config-dir "$CONFIG_DIR" "$@"
+}
+check_passes() {
+	run_capture op check
+	printf '%s\n' "$OUT" | sed 's/^/    /' >&2
+	[[ $RC == 0 ]] && grep -q "^OK   hooks: installed in $SYSTEM_HOOKS" <<<"$OUT" && return 0
+	say "    shield check exited $RC: $ERR"
+	return 1
+}
+check "shield check passes, the hooks found in $SYSTEM_HOOKS through podman's own settings" check_passes
+
+profiles_installed() {
+	run_capture op profiles --json
+	[[ $RC == 0 ]] && jq -e '[.. | strings | select(startswith("/usr/share/shield/profiles/"))] | length > 0' \
+		<<<"$OUT" >/dev/null && return 0
+	run_capture op profiles
+	[[ $RC == 0 && $OUT == *"/usr/share/shield/profiles"* ]] && return 0
+	say "    shield profiles (exit $RC) does not show /usr/share/shield/profiles: $OUT $ERR"
+	return 1
+}
+check "shield profiles lists the installed bundled profiles" profiles_installed
+
+write_profile web "$DNS_NAME_ALLOWED"
+shield_prepare "$N" base:web
+check "the bundle is in the default state root" test -f "$BUNDLE/shield.conf"
+bundled_domain_in_bundle() {
+	grep -rqs 'pool.ntp.org' "$BUNDLE" && return 0
+	say "    no domain of the bundled profile base in $BUNDLE"
+	return 1
+}
+check "the bundle holds the installed profile base's domains" bundled_domain_in_bundle
+shield_run
+check "podman runs the shielded container with the package's hook" running "$N"
+if _is_running "$N"; then
+	check "the container reaches its allowed host" expect_fetch "$N" "$DNS_NAME_ALLOWED" "$PUB_ALLOWED" "$PUB6_ALLOWED"
+	check "and is refused another" expect_blocked "$N" "$PUB_OTHER"
+	check "the hook registered it in $RUNTIME_DEFAULT" expect_registered "$(container_id "$N")"
+	status_up() {
+		run_capture op status "$N"
+		[[ $RC == 0 && $OUT == up ]] && return 0
+		say "    shield status $N: exit $RC: $OUT $ERR"
+		return 1
+	}
+	check "shield status NAME says up" status_up
+	rules_show_table() {
+		run_capture op rules "$N"
+		[[ $RC == 0 && $OUT == *"table inet terok_shield"* ]] && return 0
+		say "    shield rules $N: exit $RC: $OUT $ERR"
+		return 1
+	}
+	check "shield rules NAME prints the live table" rules_show_table
+fi
+podman_root stop -t 0 "$N" >/dev/null 2>&1 || true
+check "the container is stopped" test "$(container_state "$N")" = exited
+
+# ------------------------------------------------------------ 5. purge
+
+say "# purge"
+owned_only_by_shield=()
+for p in "${LISTED[@]}"; do
+	[[ -d $p && ! -L $p ]] || continue
+	owners=$(dpkg-query -S "$p" 2>/dev/null | awk -F': ' -v p="$p" '$2 == p { print $1 }')
+	[[ $owners == shield ]] && owned_only_by_shield+=("$p")
+done
+say "    directories only shield owns: ${owned_only_by_shield[*]}"
+DEBIAN_FRONTEND=noninteractive apt-get purge "${APT_OPTS[@]}" shield >"$TMP/purge.log" 2>&1 || {
+	cat "$TMP/purge.log" >&2
+	die "apt-get purge shield failed"
+}
+_INSTALLED=0
+all_gone() {
+	local p left=()
+	for p in "${LISTED[@]}"; do
+		if [[ -d $p && ! -L $p ]]; then
+			[[ " ${owned_only_by_shield[*]} " != *" $p "* ]] && continue
+		fi
+		[[ -e $p || -L $p ]] && left+=("$p")
+	done
+	((${#left[@]} == 0)) && return 0
+	say "    left after the purge: ${left[*]}"
+	return 1
+}
+check "the purge removes every file and every directory only shield owned" all_gone
+not_known() {
+	local st
+	st=$(shield_pkg_state)
+	[[ $st == "" || $st == not-installed ]] && return 0
+	say "    dpkg still has shield, in state $st"
+	return 1
+}
+check "dpkg knows no shield package any more (purged, not just removed)" not_known
+check "the stopped container's bundle survives the purge" test -f "$BUNDLE/shield.conf"
+check "$RUNTIME_DEFAULT survives the purge" test -d "$RUNTIME_DEFAULT"
+say "    total: $(elapsed)"
+finish

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# packaging/rpm/shield.spec parses (`rpmspec -P`, Debian's rpm package) and
+# agrees with the tree: its Version is the CMake project version (and the
+# Debian changelog's), and its %files lists the binaries, the profiles, the
+# hook descriptors and every man page of man/ at Fedora's paths. Fedora's
+# cmake macros are not defined here (rpmspec leaves them as they are);
+# bash_completions_dir gets Fedora's value so %files expands fully.
+set -euo pipefail
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/../integration/lib.sh"
+
+require_cmd rpmspec
+readonly SPEC=$SHIELD_SOURCE_DIR/packaging/rpm/shield.spec
+init_tmp
+
+parses() {
+	run_capture rpmspec -P --define 'bash_completions_dir /usr/share/bash-completion/completions' "$SPEC"
+	[[ $RC == 0 ]] && return 0
+	say "    rpmspec -P failed (exit $RC): $ERR"
+	return 1
+}
+check "rpmspec -P parses packaging/rpm/shield.spec" parses
+PARSED=$OUT
+[[ -n $PARSED ]] || finish
+
+cmake_version=$(sed -n 's/^project(shield VERSION \([0-9.]*\).*/\1/p' "$SHIELD_SOURCE_DIR/CMakeLists.txt")
+deb_version=$(sed -n '1s/^shield (\([^)]*\)).*/\1/p' "$SHIELD_SOURCE_DIR/packaging/debian/changelog")
+spec_version=$(awk '$1 == "Version:" { print $2 }' <<<"$PARSED")
+same_version() {
+	[[ -n $cmake_version && $spec_version == "$cmake_version" && $deb_version == "$cmake_version" ]] && return 0
+	say "    versions: CMake '$cmake_version', spec '$spec_version', debian/changelog '$deb_version'"
+	return 1
+}
+check "the spec, debian/changelog and CMake agree on the version" same_version
+
+# The %files section as rpmspec expanded it.
+FILES=$(awk '/^%files/ { on = 1; next } /^%/ && !/^%dir/ { on = 0 } on' <<<"$PARSED")
+in_files() {
+	grep -qxF -- "$1" <<<"$FILES" && return 0
+	say "    %files lacks $1; it has: $(tr '\n' ' ' <<<"$FILES")"
+	return 1
+}
+for p in /usr/bin/shield /usr/libexec/shield/shield-hook /usr/sbin/nftsetd /usr/share/shield/ \
+	/usr/share/containers/oci/hooks.d/shield-createRuntime.json \
+	/usr/share/containers/oci/hooks.d/shield-poststop.json \
+	/usr/share/bash-completion/completions/shield; do
+	check "%files lists $p" in_files "$p"
+done
+for f in "$SHIELD_SOURCE_DIR"/man/*.[1-9]; do
+	n=${f##*/}
+	check "%files lists the man page $n" in_files "/usr/share/man/man${n##*.}/$n*"
+done
+builds_with() {
+	grep -qx -- "$1" <<<"$PARSED" && return 0
+	say "    the spec lacks the line: $1"
+	return 1
+}
+check "%build configures with the hook descriptors (SHIELD_INSTALL_HOOKS=ON)" builds_with '%cmake -DSHIELD_INSTALL_HOOKS=ON -DSHIELD_UNIT_TESTS_ONLY=ON -DSHIELD_BENCH=OFF'
+check "%check runs the unit tests only" builds_with '%ctest -- -L unit'
+finish
