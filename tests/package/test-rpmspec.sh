@@ -34,7 +34,10 @@ same_version() {
 check "the spec, debian/changelog and CMake agree on the version" same_version
 
 # The %files section as rpmspec expanded it.
-FILES=$(awk '/^%files/ { on = 1; next } /^%/ && !/^%dir/ { on = 0 } on' <<<"$PARSED")
+# It ends at the next section; %dir, %license, %doc and %config are entries.
+FILES=$(awk '/^%files/ { on = 1; next }
+	/^%(changelog|package|description|prep|build|install|check|pre|post|preun|postun|files)/ { on = 0 }
+	on' <<<"$PARSED")
 in_files() {
 	grep -qxF -- "$1" <<<"$FILES" && return 0
 	say "    %files lacks $1; it has: $(tr '\n' ' ' <<<"$FILES")"
@@ -46,6 +49,7 @@ for p in /usr/bin/shield /usr/libexec/shield/shield-hook /usr/sbin/nftsetd /usr/
 	/usr/share/bash-completion/completions/shield; do
 	check "%files lists $p" in_files "$p"
 done
+check "%files installs LICENSE with %license" in_files "%license LICENSE"
 for f in "$SHIELD_SOURCE_DIR"/man/*.[1-9]; do
 	n=${f##*/}
 	check "%files lists the man page $n" in_files "/usr/share/man/man${n##*.}/$n*"
