@@ -323,7 +323,9 @@ check "a relative SHIELD_DNSMASQ is refused" hook_failed 'SHIELD_DNSMASQ must be
 # Port 53 taken in the container's netns: the real dnsmasq cannot bind.
 start_bg ip netns exec "$C" socat TCP4-LISTEN:53,bind=127.0.0.1,fork /dev/null
 PORT_PID=$LAST_PID
-sleep 0.2
+# listening53: socat holds 127.0.0.1:53 in the container's namespace.
+listening53() { [[ -n $(ip netns exec "$C" ss -Hltn 'sport = :53' 2>/dev/null) ]]; }
+wait_for 10 listening53 || die "socat did not start listening on port 53"
 hook createRuntime
 check "real dnsmasq failing to bind is refused with its message" hook_failed 'Address already in use'
 kill "$PORT_PID"
