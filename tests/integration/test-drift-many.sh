@@ -71,7 +71,7 @@ in_ns "${NS_OF[$((N / 2))]}" nft add element inet terok_shield allow_v4 "{ $ALIE
 victim_open() {
 	report "$VICTIM" | jq -e '.containers[0].clean == false' >/dev/null 2>&1
 }
-wait_until 100 victim_open || say "    nftsetd never reported $VICTIM unclean"
+wait_until 300 victim_open || say "    nftsetd never reported $VICTIM unclean"
 check "one element added from outside: exit 3, exactly $VICTIM unclean, its open drift.unexplained names $ALIEN" \
 	drift_is 3 "(.containers | length) == \$n and ([.containers[] | select(.clean | not) | .name] == [\"$VICTIM\"]) and (.containers[] | select(.name == \"$VICTIM\") | .checks[] | select(.kind == \"drift.unexplained\") | .state == \"open\" and any(.open[]; .ip == \"$ALIEN\"))" --json
 
