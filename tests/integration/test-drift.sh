@@ -58,9 +58,15 @@ WEB_DIR=$STATE_ROOT/containers/web
 q() {
 	in_ns "$CLIENT_NS" dig +short +tries=1 +time=2 @127.0.0.1 "$1" "${2:-A}" 2>/dev/null || true
 }
-# in_set NS SET ADDR: the kernel's set holds ADDR (nft as the oracle).
+# in_set NS SET ADDR: the kernel's set holds ADDR (nft as the oracle). The
+# listing is taken whole first: nft writes it in many small writes, so in
+# `nft ... | grep -q` (pipefail) grep can exit at the match before nft's last
+# write, nft dies of SIGPIPE and the pipeline fails although ADDR is there
+# (how "not repaired away" flaked, the element's timeout aside).
 in_set() {
-	in_ns "$1" nft list set inet terok_shield "$2" 2>/dev/null | grep -qE "[ {]$3( |,|$)"
+	local out
+	out=$(in_ns "$1" nft list set inet terok_shield "$2" 2>/dev/null) || return 1
+	grep -qE "[ {]$3( |,|$)" <<<"$out"
 }
 # report_has NAME FILTER: nftsetd's report for NAME ("" = all) satisfies FILTER.
 report_has() {
@@ -91,8 +97,9 @@ marker_seen() {
 }
 # no_timer NS SET ADDR: ADDR is in SET with no timeout and no expiry.
 no_timer() {
-	in_set "$1" "$2" "$3" &&
-		! in_ns "$1" nft list set inet terok_shield "$2" | grep -qE "$3 (timeout|expires)"
+	local out
+	out=$(in_ns "$1" nft list set inet terok_shield "$2") || return 1
+	grep -qE "[ {]$3( |,|$)" <<<"$out" && ! grep -qE "$3 (timeout|expires)" <<<"$out"
 }
 # has_timer NS SET ADDR: ADDR is in SET and expires.
 has_timer() {
