@@ -81,7 +81,11 @@ t() { tmux -S "$TMUX_SOCK" "$@"; }
 t -f /dev/null new-session -d -s w -x 120 -y 40 "env -i PATH=$PATH TERM=screen HOME=$TMP PS1='$ ' bash --norc --noprofile"
 _PIDS_STARTED+=("$(t display-message -p '#{pid}')")
 screen() { t capture-pane -p -t w; }
-screen_has() { screen | grep -qE -- "$1"; }
+screen_has() { # (taken whole: `screen | grep -q` could fail under pipefail)
+	local s
+	s=$(screen)
+	grep -qE -- "$1" <<<"$s"
+}
 ENV="SHIELD_RUNTIME_DIR=$(printf %q "$RUN") SHIELD_PODMAN=$(printf %q "$SHIELD_PODMAN")"
 WATCH="$ENV $(printf %q "$SHIELD_BIN") --config-dir $(printf %q "$CONFIG_DIR") --state-root $(printf %q "$STATE_ROOT") watch"
 t send-keys -t w -l "$WATCH; echo watch-exit=\$?" && t send-keys -t w Enter

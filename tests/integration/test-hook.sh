@@ -132,7 +132,13 @@ check "the allowed name resolves through the container's dnsmasq" \
 	dns_expect_answer "$C" 127.0.0.1 "$DNS_NAME_ALLOWED" A "$PUB_ALLOWED"
 check "... and its address is reachable" expect_connect "$C" "$PUB_ALLOWED" "$TCP_PORT"
 check "... over IPv6 too (static entry)" expect_connect "$C" "$PUB6_ALLOWED" "$TCP_PORT"
-nxdomain() { ip netns exec "$C" dig +tries=1 +time=2 @127.0.0.1 "$1" A | grep -q 'status: NXDOMAIN'; }
+# (dig's output taken whole: dig writes it in several writes, and `dig | grep -q`
+# under pipefail fails when grep exits before dig's last write.)
+nxdomain() {
+	local out
+	out=$(ip netns exec "$C" dig +tries=1 +time=2 @127.0.0.1 "$1" A) || return 1
+	grep -q 'status: NXDOMAIN' <<<"$out"
+}
 check "a name no allowlist covers is NXDOMAIN (strict policy)" nxdomain "$DNS_NAME_OTHER"
 check "a non-allowlisted address is refused" expect_refused "$C" "$PUB_OTHER" "$TCP_PORT"
 
