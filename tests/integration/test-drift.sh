@@ -267,8 +267,9 @@ stale_round() {
 stale_seen() {
 	(($(ev_count "$STREAM" '.kind == "drift.stale_answer"') > $1))
 }
-for _ in 1 2 3; do
+for round in 1 2 3; do
 	! stale_round || break
+	say "    (stale-answer round $round saw no event; informational)"
 done
 check "drift.stale_answer: a cached answer whose element expired, naming domain and address" \
 	ev_wait "$STREAM" ".kind == \"drift.stale_answer\" and .container == \"web\" and .domain == \"allowed.shield.test\" and .ip == \"$PUB_ALLOWED\"" 10
