@@ -221,7 +221,7 @@ scenario_pidfile_impostor() {
 		start_bg ip netns exec "$CTR_NS" "$TMP/impostor/dnsmasq" 600
 	fi
 	imp=$LAST_PID
-	wait_for 2 comm_is "$imp" dnsmasq || true
+	wait_for 10 comm_is "$imp" dnsmasq || true
 	printf '%s\n' "$imp" >"$BUNDLE/dnsmasq.pid"
 	RC=0
 	OUT=$(pod stop -t 0 "$n" 2>&1) || RC=$?

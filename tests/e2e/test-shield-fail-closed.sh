@@ -244,7 +244,7 @@ DIRECT_BUNDLE=$BUNDLE
 new_netns direct
 start_bg ip netns exec "$NS_NAME" sleep 600
 DIRECT_PID=$LAST_PID
-wait_for 2 comm_is "$DIRECT_PID" sleep || die "the direct-test process did not start"
+wait_for 10 comm_is "$DIRECT_PID" sleep || die "the direct-test process did not start"
 DIRECT_ID=shtest$$direct
 oci_state() { # oci_state [PID-JSON-MEMBER]
 	printf '{"ociVersion":"1.0.2","id":"%s","status":"creating",%s"bundle":"/nonexistent","annotations":{"terok.shield.profiles":"web","terok.shield.state_dir":"%s","terok.shield.version":"1","terok.shield.name":"fc-direct"}}' \

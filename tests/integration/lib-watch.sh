@@ -100,7 +100,8 @@ ev_count() {
 ev_wait() {
 	local i tries=${3:-150}
 	for ((i = 0; i < tries; i++)); do
-		EV=$(ev_select "$1" "$2" | head -n 1)
+		# sed reads to the end: `head` would leave jq a SIGPIPE (pipefail).
+		EV=$(ev_select "$1" "$2" | sed -n 1p)
 		[[ -n $EV ]] && return 0
 		sleep 0.1
 	done

@@ -168,6 +168,33 @@ trap _cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# ctest ends a test that passes its TIMEOUT with SIGKILL, which no trap sees:
+# its namespaces, dnsmasqs and users would stay behind (and CI's leftovers
+# step would report them on top of the timeout). With SHIELD_TEST_TIMEOUT
+# (ctest's TIMEOUT, tests/CMakeLists.txt sets it) a watchdog ends the test
+# itself at four fifths of it, through the trap above: it terminates the
+# test's children (what hangs may be a foreground command, which holds the
+# trap back) and the test. Tracked like any background process, so the
+# cleanup stops it.
+_watchdog() {
+	local after=$1 test_pid=$2 s p
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	sleep "$after" &
+	s=$!
+	wait "$s" || exit 0
+	trap '' TERM
+	say "FATAL [$TEST_NAME]: still running after $after s; ending it (and cleaning up) before ctest's timeout kills it"
+	kill -TERM "$test_pid" 2>/dev/null
+	for p in $(pgrep -P "$test_pid"); do
+		[[ $p == "$BASHPID" ]] || kill -TERM "$p" 2>/dev/null
+	done
+	exit 0
+}
+if [[ ${SHIELD_TEST_TIMEOUT:-} =~ ^[1-9][0-9]*$ ]]; then
+	_watchdog $((SHIELD_TEST_TIMEOUT * 4 / 5)) $$ &
+	_PIDS_STARTED+=("$!")
+fi
+
 # Set TMP once per test (its own directory for scratch files and logs).
 # Callers that need it run `init_tmp` first (not in a subshell).
 init_tmp() {

@@ -40,8 +40,10 @@ start_client_dnsmasq() {
 		--user=root --group=root
 	CLIENT_DNS_PID=$LAST_PID
 	for _ in $(seq 50); do
-		if ip netns exec "$CLIENT_NS" dig +tries=1 +time=1 @127.0.0.1 nothing.invalid A \
-			2>/dev/null | grep -q 'status:'; then
+		# The answer taken whole: `dig | grep -q` fails under pipefail when grep
+		# exits before dig's last write.
+		if [[ $(ip netns exec "$CLIENT_NS" dig +tries=1 +time=1 @127.0.0.1 nothing.invalid A \
+			2>/dev/null) == *'status:'* ]]; then
 			return 0
 		fi
 		kill -0 "$CLIENT_DNS_PID" 2>/dev/null || break

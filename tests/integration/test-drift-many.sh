@@ -71,7 +71,7 @@ in_ns "${NS_OF[$((N / 2))]}" nft add element inet terok_shield allow_v4 "{ $ALIE
 victim_open() {
 	report "$VICTIM" | jq -e '.containers[0].clean == false' >/dev/null 2>&1
 }
-wait_until 100 victim_open || say "    nftsetd never reported $VICTIM unclean"
+wait_until 300 victim_open || say "    nftsetd never reported $VICTIM unclean"
 check "one element added from outside: exit 3, exactly $VICTIM unclean, its open drift.unexplained names $ALIEN" \
 	drift_is 3 "(.containers | length) == \$n and ([.containers[] | select(.clean | not) | .name] == [\"$VICTIM\"]) and (.containers[] | select(.name == \"$VICTIM\") | .checks[] | select(.kind == \"drift.unexplained\") | .state == \"open\" and any(.open[]; .ip == \"$ALIEN\"))" --json
 
@@ -81,7 +81,11 @@ t() { tmux -S "$TMUX_SOCK" "$@"; }
 t -f /dev/null new-session -d -s w -x 120 -y 40 "env -i PATH=$PATH TERM=screen HOME=$TMP PS1='$ ' bash --norc --noprofile"
 _PIDS_STARTED+=("$(t display-message -p '#{pid}')")
 screen() { t capture-pane -p -t w; }
-screen_has() { screen | grep -qE -- "$1"; }
+screen_has() { # (taken whole: `screen | grep -q` could fail under pipefail)
+	local s
+	s=$(screen)
+	grep -qE -- "$1" <<<"$s"
+}
 ENV="SHIELD_RUNTIME_DIR=$(printf %q "$RUN") SHIELD_PODMAN=$(printf %q "$SHIELD_PODMAN")"
 WATCH="$ENV $(printf %q "$SHIELD_BIN") --config-dir $(printf %q "$CONFIG_DIR") --state-root $(printf %q "$STATE_ROOT") watch"
 t send-keys -t w -l "$WATCH; echo watch-exit=\$?" && t send-keys -t w Enter

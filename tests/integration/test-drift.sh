@@ -58,9 +58,15 @@ WEB_DIR=$STATE_ROOT/containers/web
 q() {
 	in_ns "$CLIENT_NS" dig +short +tries=1 +time=2 @127.0.0.1 "$1" "${2:-A}" 2>/dev/null || true
 }
-# in_set NS SET ADDR: the kernel's set holds ADDR (nft as the oracle).
+# in_set NS SET ADDR: the kernel's set holds ADDR (nft as the oracle). The
+# listing is taken whole first: nft writes it in many small writes, so in
+# `nft ... | grep -q` (pipefail) grep can exit at the match before nft's last
+# write, nft dies of SIGPIPE and the pipeline fails although ADDR is there
+# (how "not repaired away" flaked, the element's timeout aside).
 in_set() {
-	in_ns "$1" nft list set inet terok_shield "$2" 2>/dev/null | grep -qE "[ {]$3( |,|$)"
+	local out
+	out=$(in_ns "$1" nft list set inet terok_shield "$2" 2>/dev/null) || return 1
+	grep -qE "[ {]$3( |,|$)" <<<"$out"
 }
 # report_has NAME FILTER: nftsetd's report for NAME ("" = all) satisfies FILTER.
 report_has() {
@@ -91,8 +97,9 @@ marker_seen() {
 }
 # no_timer NS SET ADDR: ADDR is in SET with no timeout and no expiry.
 no_timer() {
-	in_set "$1" "$2" "$3" &&
-		! in_ns "$1" nft list set inet terok_shield "$2" | grep -qE "$3 (timeout|expires)"
+	local out
+	out=$(in_ns "$1" nft list set inet terok_shield "$2") || return 1
+	grep -qE "[ {]$3( |,|$)" <<<"$out" && ! grep -qE "$3 (timeout|expires)" <<<"$out"
 }
 # has_timer NS SET ADDR: ADDR is in SET and expires.
 has_timer() {
@@ -120,8 +127,10 @@ check "one-shot: web's domains show the address dnsmasq added, with time left" \
 check "one-shot: mode, policy and a live dnsmasq from the bundle and the registry" \
 	jq -e --argjson pid "$(registry_field web dnsmasq_pid)" '.containers[] | select(.name == "web") | .mode == "up" and .dns_policy == "strict" and .dnsmasq.pid == $pid and .dnsmasq.alive' "$TMP/drift.out" >/dev/null
 
-# An element nobody explains (it gets the set's timeout, as an answer would).
-in_ns "$CLIENT_NS" nft add element inet terok_shield allow_v4 "{ 198.18.9.10 }"
+# An element nobody explains. An hour's timeout: with the set's 10 s it could
+# expire during the checks below on a loaded machine (and the delete after
+# them would then fail).
+in_ns "$CLIENT_NS" nft add element inet terok_shield allow_v4 "{ 198.18.9.10 timeout 1h }"
 check "one-shot: an element added from outside is drift.unexplained, exit 3" \
 	drift_is 3 '.source == "one-shot" and (.containers | length) == 1 and .containers[0].clean == false and (.containers[0].checks[] | select(.kind == "drift.unexplained") | .state == "open" and .count == 1 and any(.open[]; .ip == "198.18.9.10"))' web --json
 check "one-shot: the text report names the element and says drift is open" \
@@ -151,7 +160,7 @@ start_bg shield watch web --json >"$WEB_STREAM" 2>"$TMP/web-stream.err"
 QUIET_STREAM=$TMP/quiet-stream.jsonl
 start_bg shield watch --state-dir "$STATE_ROOT/containers/quiet" >"$QUIET_STREAM" 2>"$TMP/quiet-stream.err"
 # The subscribers are in once a blocked query in web reaches them.
-wait_until 50 marker_seen ||
+wait_until 150 marker_seen ||
 	die "the subscribers never saw the marker query: $(cat "$TMP/stream.err" "$TMP/web-stream.err")"
 check "with nftsetd: both clean at the start, exit 0, the report comes from nftsetd" \
 	drift_is 0 '.source == "nftsetd" and (.containers | length) == 2 and all(.containers[]; .clean)' --json
@@ -205,12 +214,14 @@ check "with every drift repaired or gone, web is clean: exit 0" \
 	wait_until 100 drift_is 0 '' web
 
 # ------------------------------------------------------- drift.stale_answer
-# allowed.shield.test's element lives 10 s; dnsmasq caches answers 5 s. A
-# forward at ~9.5 s re-adds the element, which refreshes nothing in the
-# kernel, and caches the answer until ~14.5 s: asked at ~12.5 s (past the
-# expiry and nftsetd's 2 s tolerance) dnsmasq answers from its cache an
-# address the kernel no longer holds. Up to three rounds, should the
-# machine's load upset the schedule.
+# allowed.shield.test's element lives 10 s; dnsmasq caches answers 5 s. The
+# schedule counts from the element's expiry E as the kernel states it
+# (nft's "expires"), not from when the test asked: a forward at E - 1 s
+# re-adds the element, which refreshes nothing in the kernel, and caches the
+# answer until E + 4 s; asked at E + 3 s (past nftsetd's 2 s tolerance)
+# dnsmasq answers from its cache an address the kernel no longer holds. Each
+# step has a second of margin either side. Up to three rounds, should the
+# machine's load upset the schedule anyway.
 # sleep_until T0_NS MS: sleep until MS milliseconds after T0_NS.
 sleep_until() {
 	local now left
@@ -218,17 +229,37 @@ sleep_until() {
 	left=$((($1 + $2 * 1000000 - now) / 1000000))
 	((left <= 0)) || sleep "$(awk -v ms="$left" 'BEGIN { printf "%.3f", ms / 1000 }')"
 }
+# expires_ms NS SET ADDR: the milliseconds ADDR's element in SET has left
+# (nft lists e.g. "198.18.1.2 expires 9s870ms"); fails if it has no timer.
+expires_ms() {
+	in_ns "$1" nft list set inet terok_shield "$2" | tr ',{}' '\n' | awk -v a="$3" '
+		$1 == a { for (i = 2; i < NF; i++) if ($i == "expires") e = $(i + 1) }
+		END {
+			if (e == "") exit 1
+			ms = 0
+			while (match(e, /^[0-9]+(ms|d|h|m|s)/)) {
+				t = substr(e, 1, RLENGTH); n = t + 0; u = substr(t, length(n "") + 1)
+				ms += n * (u == "ms" ? 1 : u == "s" ? 1000 : u == "m" ? 60000 : u == "h" ? 3600000 : 86400000)
+				e = substr(e, RLENGTH + 1)
+			}
+			print ms
+		}'
+}
 stale_round() {
-	local t0 before
+	local t0 t1 left before
 	before=$(ev_count "$STREAM" '.kind == "drift.stale_answer"')
 	in_ns "$CLIENT_NS" nft delete element inet terok_shield allow_v4 "{ $PUB_ALLOWED }" 2>/dev/null || true
 	sleep 6 # dnsmasq's cached answer (5 s) is gone: the next query is forwarded and added anew
-	t0=$(date +%s%N)
 	[[ $(q allowed.shield.test) == "$PUB_ALLOWED" ]] || return 1
-	sleep_until "$t0" 9500
+	t0=$(date +%s%N)
+	left=$(expires_ms "$CLIENT_NS" allow_v4 "$PUB_ALLOWED") || return 1
+	t1=$(date +%s%N)
+	t0=$(((t0 + t1) / 2)) # E = t0 + left
+	((left > 2000)) || return 1
+	sleep_until "$t0" $((left - 1000))
 	q allowed.shield.test >/dev/null # forwarded again: re-added, not refreshed
-	sleep_until "$t0" 12500
-	q allowed.shield.test >/dev/null # from the cache: the element expired 2.5 s ago
+	sleep_until "$t0" $((left + 3000))
+	q allowed.shield.test >/dev/null # from the cache: the element expired 3 s ago
 	# nftsetd judges a cached answer once the kernel view is current (up to a resync or two).
 	wait_until 100 stale_seen "$before"
 }
@@ -236,8 +267,9 @@ stale_round() {
 stale_seen() {
 	(($(ev_count "$STREAM" '.kind == "drift.stale_answer"') > $1))
 }
-for _ in 1 2 3; do
+for round in 1 2 3; do
 	! stale_round || break
+	say "    (stale-answer round $round saw no event; informational)"
 done
 check "drift.stale_answer: a cached answer whose element expired, naming domain and address" \
 	ev_wait "$STREAM" ".kind == \"drift.stale_answer\" and .container == \"web\" and .domain == \"allowed.shield.test\" and .ip == \"$PUB_ALLOWED\"" 10

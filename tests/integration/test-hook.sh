@@ -132,7 +132,13 @@ check "the allowed name resolves through the container's dnsmasq" \
 	dns_expect_answer "$C" 127.0.0.1 "$DNS_NAME_ALLOWED" A "$PUB_ALLOWED"
 check "... and its address is reachable" expect_connect "$C" "$PUB_ALLOWED" "$TCP_PORT"
 check "... over IPv6 too (static entry)" expect_connect "$C" "$PUB6_ALLOWED" "$TCP_PORT"
-nxdomain() { ip netns exec "$C" dig +tries=1 +time=2 @127.0.0.1 "$1" A | grep -q 'status: NXDOMAIN'; }
+# (dig's output taken whole: dig writes it in several writes, and `dig | grep -q`
+# under pipefail fails when grep exits before dig's last write.)
+nxdomain() {
+	local out
+	out=$(ip netns exec "$C" dig +tries=1 +time=2 @127.0.0.1 "$1" A) || return 1
+	grep -q 'status: NXDOMAIN' <<<"$out"
+}
 check "a name no allowlist covers is NXDOMAIN (strict policy)" nxdomain "$DNS_NAME_OTHER"
 check "a non-allowlisted address is refused" expect_refused "$C" "$PUB_OTHER" "$TCP_PORT"
 
@@ -323,7 +329,9 @@ check "a relative SHIELD_DNSMASQ is refused" hook_failed 'SHIELD_DNSMASQ must be
 # Port 53 taken in the container's netns: the real dnsmasq cannot bind.
 start_bg ip netns exec "$C" socat TCP4-LISTEN:53,bind=127.0.0.1,fork /dev/null
 PORT_PID=$LAST_PID
-sleep 0.2
+# listening53: socat holds 127.0.0.1:53 in the container's namespace.
+listening53() { [[ -n $(ip netns exec "$C" ss -Hltn 'sport = :53' 2>/dev/null) ]]; }
+wait_for 10 listening53 || die "socat did not start listening on port 53"
 hook createRuntime
 check "real dnsmasq failing to bind is refused with its message" hook_failed 'Address already in use'
 kill "$PORT_PID"

@@ -62,7 +62,7 @@ ENV="SHIELD_RUNTIME_DIR=$(printf %q "$RUN") SHIELD_PODMAN=$(printf %q "$SHIELD_P
 WATCH="$ENV $(printf %q "$SHIELD_BIN") --config-dir $(printf %q "$CONFIG_DIR") --state-root $(printf %q "$STATE_ROOT") watch"
 
 type_line "stty -g >$TMP/stty.before; echo before-watch-marker"
-wait_until 50 test -s "$TMP/stty.before" || die "the pane's shell does not run commands"
+wait_until 150 test -s "$TMP/stty.before" || die "the pane's shell does not run commands"
 type_line "$WATCH; echo watch-exit=\$?"
 check "the view comes up on the alternate screen with the container and its mode" \
 	wait_screen "the header and web's line" '^shield watch · 1 container · nftsetd live' '^web  mode up · dns strict · dnsmasq pid [0-9]+ alive · no drift'
