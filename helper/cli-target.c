@@ -129,48 +129,6 @@ static int set_string(char **dst, const char *src, struct shield_error *err)
 	return !src || *dst ? 0 : shield_error_set(err, -ENOMEM, "out of memory");
 }
 
-/* The first registry entry match() accepts: 1 found (in *e), 0 none, -errno. */
-static int registry_find(const char *runtime_dir,
-			 bool (*match)(const struct registry_entry *e, const void *arg),
-			 const void *arg, struct registry_entry *e, struct shield_error *err)
-{
-	_cleanup_strlist_ struct strlist ids = STRLIST_INIT;
-	struct shield_error ignored = {0};
-	_cleanup_close_ int regfd = -1;
-
-	if (!runtime_dir[0])
-		return 0;
-	regfd = registry_open(runtime_dir, false, &ignored);
-	if (regfd < 0)
-		return 0; /* no registry: nothing is registered */
-	if (registry_list(regfd, &ids, err) < 0)
-		return shield_error_prefix(err, "%s: ", runtime_dir);
-	for (size_t i = 0; i < ids.n; i++)
-		/* An entry being rewritten or a stray file is not ours to judge here. */
-		if (registry_read(regfd, ids.items[i], e, &ignored) >= 0 && match(e, arg))
-			return 1;
-	return 0;
-}
-
-static bool match_bundle(const struct registry_entry *e, const void *arg)
-{
-	const struct stat *bundle = arg;
-	struct stat st;
-
-	return stat(e->state_dir, &st) == 0 && st.st_dev == bundle->st_dev &&
-	       st.st_ino == bundle->st_ino;
-}
-
-int cli_registry_find_bundle(const char *runtime_dir, int bundlefd, struct registry_entry *e,
-			     struct shield_error *err)
-{
-	struct stat bundle;
-
-	if (fstat(bundlefd, &bundle) < 0)
-		return shield_error_set(err, negative_errno(), "bundle: %s", strerror(errno));
-	return registry_find(runtime_dir, match_bundle, &bundle, e, err);
-}
-
 /* An attached namespace registered under this id or name. */
 static bool match_attached(const struct registry_entry *e, const void *arg)
 {
@@ -325,6 +283,13 @@ static int resolve_podman(const struct cli *cli, const char *name, struct podman
 		t->has_entry = !t->running || t->entry.pid == t->pid;
 	if (!t->has_entry)
 		memset(&t->entry, 0, sizeof(t->entry));
+	/* Between the hook (createRuntime) and podman's "running", the namespace is
+	 * shielded and registered already: a live entry says it runs. */
+	if (!t->running && t->has_entry && registry_entry_netns_alive(&t->entry)) {
+		t->running = true;
+		t->pid = t->entry.pid;
+		return set_string(&t->netns_path, t->entry.netns, err);
+	}
 	return 0;
 }
 
@@ -384,7 +349,7 @@ static int resolve_state_dir(const struct cli *cli, const struct cli_target_opts
 	if (r < 0)
 		return r;
 	find_runtime_dir(t);
-	r = cli_registry_find_bundle(t->runtime_dir, t->dirfd, &t->entry, err);
+	r = registry_find_bundle(t->runtime_dir, t->dirfd, &t->entry, err);
 	if (r < 0)
 		return r;
 	t->has_entry = r > 0;

@@ -148,10 +148,3 @@ void cli_target_free(struct cli_target *t);
 
 /* The stderr note for a change made to the bundle of a target that is not running. */
 void cli_target_not_running_note(const struct cli *cli, const struct cli_target *t);
-
-/*
- * Find the registry entry (in runtime_dir) whose state_dir is the bundle
- * dirfd (same directory, by device and inode). 1 found, 0 none, -errno.
- */
-int cli_registry_find_bundle(const char *runtime_dir, int dirfd, struct registry_entry *e,
-			     struct shield_error *err);

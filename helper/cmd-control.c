@@ -214,12 +214,19 @@ static int allow_deny(struct cli *cli, int argc, char **argv, enum control_actio
 	r = control_target_parse(o.args[0], &target, &err);
 	if (r < 0)
 		return cli_fail(cli, &err);
-	r = open_ctx(cli, &o, &t, &ctx, &err);
-	if (r < 0) {
+	for (int tries = 0;; tries++) {
+		r = open_ctx(cli, &o, &t, &ctx, &err);
+		if (r < 0) {
+			cli_target_free(&t);
+			return cli_fail(cli, &err);
+		}
+		r = control_allow_deny(&ctx, a, &target, &res, &err);
+		if (r != -ESTALE || tries == CONTROL_STALE_RETRIES)
+			break;
+		/* A start or stop came in between: find the container again. */
 		cli_target_free(&t);
-		return cli_fail(cli, &err);
+		shield_error_clear(&err);
 	}
-	r = control_allow_deny(&ctx, a, &target, &res, &err);
 	if (r < 0)
 		r = control_fail(cli, &t, &res, "", &err);
 	else
@@ -307,12 +314,18 @@ static int mode_command(struct cli *cli, int argc, char **argv, enum shield_mode
 		return r;
 	if (all)
 		mode = SHIELD_MODE_DOWN_ALL;
-	r = open_ctx(cli, &o, &t, &ctx, &err);
-	if (r < 0) {
+	for (int tries = 0;; tries++) {
+		r = open_ctx(cli, &o, &t, &ctx, &err);
+		if (r < 0) {
+			cli_target_free(&t);
+			return cli_fail(cli, &err);
+		}
+		r = control_set_mode(&ctx, mode, &res, &err);
+		if (r != -ESTALE || tries == CONTROL_STALE_RETRIES)
+			break;
 		cli_target_free(&t);
-		return cli_fail(cli, &err);
+		shield_error_clear(&err);
 	}
-	r = control_set_mode(&ctx, mode, &res, &err);
 	if (r < 0) {
 		snprintf(what, sizeof(what), "switching to mode %s failed%s",
 			 shield_mode_name(mode),

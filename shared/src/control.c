@@ -24,6 +24,33 @@
 
 /* ------------------------------------------------------------------- lock */
 
+/*
+ * Under the lock: is c still what the registry says? Resolved with an
+ * entry, the bundle's entry must still be that one (id, container pid,
+ * namespace); resolved without, no live entry may have appeared.
+ */
+static int check_current(const struct control_ctx *c, struct shield_error *err)
+{
+	struct registry_entry now;
+	bool same;
+	int r;
+
+	if (!c->runtime_dir || !c->runtime_dir[0])
+		return 0;
+	r = registry_find_bundle(c->runtime_dir, c->dirfd, &now, err);
+	if (r < 0)
+		return shield_error_prefix(err, "registry: ");
+	if (c->entry)
+		same = r > 0 && strcmp(now.id, c->entry->id) == 0 && now.pid == c->entry->pid &&
+		       now.netns_dev == c->entry->netns_dev && now.netns_ino == c->entry->netns_ino;
+	else
+		same = r == 0 || !registry_entry_netns_alive(&now);
+	if (same)
+		return 0;
+	return shield_error_set(err, -ESTALE, "it %s while this command waited for the bundle lock",
+				c->entry ? "stopped or restarted" : "started");
+}
+
 int control_lock(int dirfd, struct shield_error *err)
 {
 	_cleanup_close_ int fd = -1;
@@ -634,6 +661,9 @@ int control_allow_deny(const struct control_ctx *c, enum control_action a,
 	lockfd = control_lock(c->dirfd, err);
 	if (lockfd < 0)
 		return lockfd;
+	r = check_current(c, err);
+	if (r < 0)
+		return r;
 	r = read_lists(c->dirfd, target->is_ip, &profile, &live, &denied, err);
 	if (r >= 0)
 		r = bundle_read_config(c->dirfd, &cfg, err);
@@ -766,6 +796,9 @@ int control_set_mode(const struct control_ctx *c, enum shield_mode mode, struct 
 	lockfd = control_lock(c->dirfd, err);
 	if (lockfd < 0)
 		return lockfd;
+	r = check_current(c, err);
+	if (r < 0)
+		return r;
 	r = bundle_rules_load(c->dirfd, &b, err);
 	if (r < 0)
 		return r;

@@ -328,3 +328,43 @@ int registry_list(int regfd, struct strlist *ids, struct shield_error *err)
 		return shield_error_set(err, -ENOMEM, "out of memory");
 	return 0;
 }
+
+int registry_find(const char *runtime_dir,
+		  bool (*match)(const struct registry_entry *e, const void *arg), const void *arg,
+		  struct registry_entry *e, struct shield_error *err)
+{
+	_cleanup_strlist_ struct strlist ids = STRLIST_INIT;
+	struct shield_error ignored = {0};
+	_cleanup_close_ int regfd = -1;
+
+	if (!runtime_dir || !runtime_dir[0])
+		return 0;
+	regfd = registry_open(runtime_dir, false, &ignored);
+	if (regfd < 0)
+		return 0; /* no registry: nothing is registered */
+	if (registry_list(regfd, &ids, err) < 0)
+		return shield_error_prefix(err, "%s: ", runtime_dir);
+	for (size_t i = 0; i < ids.n; i++)
+		if (registry_read(regfd, ids.items[i], e, &ignored) >= 0 && match(e, arg))
+			return 1;
+	return 0;
+}
+
+static bool match_bundle(const struct registry_entry *e, const void *arg)
+{
+	const struct stat *bundle = arg;
+	struct stat st;
+
+	return stat(e->state_dir, &st) == 0 && st.st_dev == bundle->st_dev &&
+	       st.st_ino == bundle->st_ino;
+}
+
+int registry_find_bundle(const char *runtime_dir, int bundlefd, struct registry_entry *e,
+			 struct shield_error *err)
+{
+	struct stat bundle;
+
+	if (fstat(bundlefd, &bundle) < 0)
+		return shield_error_set(err, negative_errno(), "bundle: %s", strerror(errno));
+	return registry_find(runtime_dir, match_bundle, &bundle, e, err);
+}

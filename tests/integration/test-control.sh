@@ -332,6 +332,72 @@ check "the next start applies the changes (mode down, the allowed address)" \
 	expect 'mode_is "$DB_NETNS" down && files_kernel_agree "$DB" "$DB_NS"'
 run_capture shield up db
 
+# ------------------------------------------------- a start or stop meanwhile
+# A command finds its container, then waits for the bundle lock; a hook
+# (which holds that lock too) may start or stop the container in between.
+# Under the lock the command reads the registry again and finds the
+# container anew when it changed. Here the hook's effect on the registry is
+# played by moving db's entry (the kernel and dnsmasq stay as they are).
+# hold_lock DIR: one process (LOCK_PID) holds DIR/shield.lock until killed.
+hold_lock() {
+	start_bg bash -c 'exec 9<>"$1" && flock -x 9 && exec sleep 600' _ "$1/shield.lock"
+	LOCK_PID=$LAST_PID
+	wait_for 10 bash -c '! flock -n "$1" true' _ "$1/shield.lock" || die "the holder never took $1/shield.lock"
+}
+# lock_waited_on DIR: some process waits for DIR/shield.lock (/proc/locks, "->").
+lock_waited_on() {
+	local ino
+	ino=$(stat -c %i "$1/shield.lock")
+	grep -qE -- "-> FLOCK .*:$ino " /proc/locks
+}
+# bg_command NAME CMD...: run CMD in the background, its exit status and output in $TMP/NAME.*.
+bg_command() {
+	local name=$1
+	shift
+	start_bg bash -c '"$@" >"$0.out" 2>"$0.err"; echo $? >"$0.rc"' "$TMP/$name" "$@"
+	BG_PID=$LAST_PID
+}
+release_lock() {
+	kill "$LOCK_PID"
+	wait "$LOCK_PID" 2>/dev/null || true
+	wait "$BG_PID" 2>/dev/null || true
+}
+db_dnsmasq() { pgrep -f -- "--conf-file=$DB/dnsmasq.conf" || true; }
+
+# Started meanwhile: the command saw no entry ("not running"), the entry is
+# there when it gets the lock: the address goes into the kernel too.
+mv "$REG/db.json" "$TMP/db.entry"
+hold_lock "$DB"
+bg_command started "$SHIELD_BIN" --config-dir "$CONFIG_DIR" --state-root "$STATE_ROOT" allow db 198.18.7.7
+wait_for 20 lock_waited_on "$DB" || die "shield allow never waited for db's lock"
+mv "$TMP/db.entry" "$REG/db.json"
+release_lock
+check "started meanwhile: allow exits 0 and says it allowed the address for db" \
+	expect '[[ $(cat "$TMP/started.rc") == 0 && $(cat "$TMP/started.out") == "allowed 198.18.7.7 for db" ]]'
+check "started meanwhile: no \"not running\" note" expect '[[ ! -s $TMP/started.err ]]'
+check "started meanwhile: the address is in db's kernel set, files and kernel agree" \
+	expect 'in_ns "$DB_NS" nft get element inet terok_shield allow_v4 "{ 198.18.7.7 }" >/dev/null 2>&1 && files_kernel_agree "$DB" "$DB_NS"'
+
+# Stopped meanwhile: the command saw db running, db's dnsmasq is stopped and
+# its entry gone when it gets the lock: the bundle only, and no dnsmasq is
+# started in the namespace of a container that stopped.
+hold_lock "$DB"
+bg_command stopped "$SHIELD_BIN" --config-dir "$CONFIG_DIR" --state-root "$STATE_ROOT" allow db meanwhile.shield.test
+wait_for 20 lock_waited_on "$DB" || die "shield allow never waited for db's lock"
+DB_DNSMASQ=$(jq -r .dnsmasq_pid "$REG/db.json")
+kill "$DB_DNSMASQ"
+wait_for 10 gone "$DB_DNSMASQ" || die "db's dnsmasq did not stop"
+mv "$REG/db.json" "$TMP/db.entry"
+release_lock
+check "stopped meanwhile: allow exits 0 with the \"not running\" note" \
+	expect '[[ $(cat "$TMP/stopped.rc") == 0 && $(cat "$TMP/stopped.err") == *"db is not running: the change applies at its next start"* ]]'
+check "stopped meanwhile: the domain is in db's bundle" grep -qx meanwhile.shield.test "$DB/live.domains"
+check "stopped meanwhile: no dnsmasq was started for db" expect '[[ -z $(db_dnsmasq) ]]'
+rm -f "$TMP/db.entry"
+shield attach --netns "$DB_NETNS" db >/dev/null || die "attach db again"
+check "... and the next start serves the domain (dnsmasq.conf names it)" \
+	grep -q "meanwhile.shield.test" "$DB/dnsmasq.conf"
+
 # --------------------------------------------------------------------- race
 
 # 50 commands at once on web: allow/deny of ten addresses and two domains.

@@ -121,6 +121,15 @@ struct control_ctx {
 	struct registry_entry *entry; /* its registry entry or NULL; dnsmasq_pid is kept current */
 };
 
+/*
+ * The commands below take the bundle lock, then read the registry again:
+ * if the container started or stopped since the caller resolved c (an
+ * entry for the bundle appeared, went, or is another one: a hook ran in
+ * between), they return -ESTALE before anything is written, and the
+ * caller resolves the target again and retries.
+ */
+#define CONTROL_STALE_RETRIES 3
+
 struct control_result {
 	bool changed;		/* the bundle changed */
 	char files[128];	/* the files written, space-separated */

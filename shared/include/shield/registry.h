@@ -81,3 +81,20 @@ bool registry_entry_id(const char *filename, char id[OCI_ID_MAX + 1]);
  * REGISTRY_LIST_MAX is -E2BIG.
  */
 int registry_list(int regfd, struct strlist *ids, struct shield_error *err);
+
+/*
+ * The first entry of the registry in runtime_dir that match() accepts,
+ * into *e: 1 found, 0 none (also when runtime_dir is "" or has no
+ * registry), -errno. Entries that cannot be read (being rewritten, stray
+ * files) are passed over.
+ */
+int registry_find(const char *runtime_dir,
+		  bool (*match)(const struct registry_entry *e, const void *arg), const void *arg,
+		  struct registry_entry *e, struct shield_error *err);
+
+/*
+ * The entry whose state_dir is the bundle bundlefd (the same directory, by
+ * device and inode): 1 found, 0 none, -errno.
+ */
+int registry_find_bundle(const char *runtime_dir, int bundlefd, struct registry_entry *e,
+			 struct shield_error *err);
