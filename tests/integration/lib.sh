@@ -221,6 +221,17 @@ start_bg() {
 	_PIDS_STARTED+=("$LAST_PID")
 }
 
+# hold_bundle_lock DIR: one process (LOCK_PID) holds DIR/shield.lock, as a
+# shield allow/deny/up/down would, until it is killed (bash locks fd 9 with
+# flock(1), then becomes sleep, so killing LOCK_PID releases the lock).
+# shellcheck disable=SC2016 # the scripts expand $1 themselves
+hold_bundle_lock() {
+	start_bg bash -c 'exec 9<>"$1" && flock -x 9 && exec sleep 600' _ "$1/shield.lock"
+	LOCK_PID=$LAST_PID
+	wait_for 10 bash -c '! flock -n "$1" true' _ "$1/shield.lock" ||
+		die "the holder never took $1/shield.lock"
+}
+
 # ---------------------------------------------------------- netns and world
 
 # Create a namespace "shtest-PID-SUFFIX" with lo up; prints nothing, sets

@@ -338,12 +338,6 @@ run_capture shield up db
 # Under the lock the command reads the registry again and finds the
 # container anew when it changed. Here the hook's effect on the registry is
 # played by moving db's entry (the kernel and dnsmasq stay as they are).
-# hold_lock DIR: one process (LOCK_PID) holds DIR/shield.lock until killed.
-hold_lock() {
-	start_bg bash -c 'exec 9<>"$1" && flock -x 9 && exec sleep 600' _ "$1/shield.lock"
-	LOCK_PID=$LAST_PID
-	wait_for 10 bash -c '! flock -n "$1" true' _ "$1/shield.lock" || die "the holder never took $1/shield.lock"
-}
 # lock_waited_on DIR: some process waits for DIR/shield.lock (/proc/locks, "->").
 lock_waited_on() {
 	local ino
@@ -367,7 +361,7 @@ db_dnsmasq() { pgrep -f -- "--conf-file=$DB/dnsmasq.conf" || true; }
 # Started meanwhile: the command saw no entry ("not running"), the entry is
 # there when it gets the lock: the address goes into the kernel too.
 mv "$REG/db.json" "$TMP/db.entry"
-hold_lock "$DB"
+hold_bundle_lock "$DB"
 bg_command started "$SHIELD_BIN" --config-dir "$CONFIG_DIR" --state-root "$STATE_ROOT" allow db 198.18.7.7
 wait_for 20 lock_waited_on "$DB" || die "shield allow never waited for db's lock"
 mv "$TMP/db.entry" "$REG/db.json"
@@ -381,7 +375,7 @@ check "started meanwhile: the address is in db's kernel set, files and kernel ag
 # Stopped meanwhile: the command saw db running, db's dnsmasq is stopped and
 # its entry gone when it gets the lock: the bundle only, and no dnsmasq is
 # started in the namespace of a container that stopped.
-hold_lock "$DB"
+hold_bundle_lock "$DB"
 bg_command stopped "$SHIELD_BIN" --config-dir "$CONFIG_DIR" --state-root "$STATE_ROOT" allow db meanwhile.shield.test
 wait_for 20 lock_waited_on "$DB" || die "shield allow never waited for db's lock"
 DB_DNSMASQ=$(jq -r .dnsmasq_pid "$REG/db.json")

@@ -352,13 +352,6 @@ check "a failed restart leaves no registry entry and no dnsmasq" hook_failed 'fa
 # or stops is either read by the hook or applied after it. The hook takes
 # ~20 ms: still running and not done after a second means it waited.
 state_json >"$TMP/state.json"
-# hold_lock: one process (LOCK_PID) holds shield.lock until it is killed, as
-# a control command would (bash locks fd 9 with flock(1), then becomes sleep).
-hold_lock() {
-	start_bg bash -c 'exec 9<>"$1" && flock -x 9 && exec sleep 600' _ "$BUNDLE/shield.lock"
-	LOCK_PID=$LAST_PID
-	wait_for 10 bash -c '! flock -n "$1" true' _ "$BUNDLE/shield.lock" || die "the holder never took shield.lock"
-}
 # hook_in_bg STAGE: run the hook in the background on the saved state (HOOK_PID, HOOK_RC_FILE).
 hook_in_bg() {
 	HOOK_RC_FILE=$TMP/hook-$1.rc
@@ -376,7 +369,7 @@ release_lock() {
 	say "    hook exit $(cat "$HOOK_RC_FILE" 2>/dev/null), hook-error.log: $(tail -1 "$BUNDLE/hook-error.log")"
 	return 1
 }
-hold_lock
+hold_bundle_lock "$BUNDLE"
 hook_in_bg createRuntime
 sleep 1
 check "createRuntime waits while shield.lock is held: no registry entry, no dnsmasq yet" \
@@ -384,7 +377,7 @@ check "createRuntime waits while shield.lock is held: no registry entry, no dnsm
 check "... and starts once it is released (exit 0)" release_lock
 check "... registry entry and dnsmasq are there" \
 	bash -c '[[ -e $1 && -n $2 ]]' _ "$REG/$ID.json" "$(our_dnsmasq)"
-hold_lock
+hold_bundle_lock "$BUNDLE"
 hook_in_bg poststop
 sleep 1
 check "poststop waits while shield.lock is held: dnsmasq still runs, entry still there" \
