@@ -2,7 +2,7 @@
 # shield demo: a real podman container under shield, in a throwaway network
 # world of its own, watched by nftsetd.
 #
-#   sudo tests/demo.sh
+#   tests/demo.sh                 (as root)
 #
 # On Debian 12, as root: installs what is missing (.ci/install-deps), builds
 # shield, shield-hook and nftsetd (preset dev), then
@@ -47,7 +47,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 if [[ $(id -u) != 0 ]]; then
-	echo "demo: needs root (network namespaces, nftables, rootful podman): sudo $0" >&2
+	echo "demo: needs root (network namespaces, nftables, rootful podman): run it as root" >&2
 	exit 1
 fi
 

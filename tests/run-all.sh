@@ -6,13 +6,22 @@
 # build shield's .deb, install it into /usr, run the podman tests on it and
 # purge it; they refuse to run when a shield package is already installed.
 #
-#   sudo tests/run-all.sh [PRESET [CTEST-ARGS...]]     PRESET: dev (default), asan-ubsan, fuzz
+#   tests/run-all.sh [PRESET [CTEST-ARGS...]]     PRESET: dev (default), asan-ubsan, fuzz
+#
+# Run it as root: it installs what is missing (.ci/install-deps), and the
+# integration, e2e and package tests need root.
 #
 # Environment: SHIELD_WERROR=ON makes warnings errors (CI sets it);
 # SHIELD_REQUIRE_ALL_TESTS=1 turns every skipped test (not root, tool
 # missing) into a failure (CI sets it too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# As root (the README's test command on a fresh Debian 12): install what
+# the build and the tests need first; quick when everything is there.
+if [[ $(id -u) == 0 ]]; then
+	.ci/install-deps
+fi
 
 preset=${1:-dev}
 shift || true
