@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "shield/fdio.h"
+#include "shield/grow.h"
 #include "cli.h"
 #include "nftsetd-client.h"
 #include "report-text.h"
@@ -220,13 +221,11 @@ static void view_free(struct view *v)
 static int frame_add(struct view *v, const char *s, size_t len)
 {
 	if (v->frame_len + len + 1 > v->frame_cap) {
-		size_t cap = (v->frame_len + len + 1) * 2;
-		char *f = realloc(v->frame, cap);
+		char *f = shield_grow(v->frame, &v->frame_cap, v->frame_len + len + 1, 1, 4096);
 
 		if (!f)
 			return -ENOMEM;
 		v->frame = f;
-		v->frame_cap = cap;
 	}
 	memcpy(v->frame + v->frame_len, s, len);
 	v->frame_len += len;

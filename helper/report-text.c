@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "report-text.h"
+#include "shield/grow.h"
 #include "shield/macro.h"
 
 /* Length of the UTF-8 sequence starting at s (1..4), or 0 if it is not valid. */
@@ -347,13 +348,11 @@ static int screen_add(struct screen *s, const char *fmt, ...)
 	int n;
 
 	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		char **l = realloc(s->lines, cap * sizeof(*l));
+		char **l = shield_grow(s->lines, &s->cap, s->n + 1, sizeof(*l), 64);
 
 		if (!l)
 			return -ENOMEM;
 		s->lines = l;
-		s->cap = cap;
 	}
 	va_start(ap, fmt);
 	n = vasprintf(&line, fmt, ap);

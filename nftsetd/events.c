@@ -21,6 +21,7 @@
 
 #include "shield/fdio.h"
 #include "shield/audit.h"
+#include "shield/grow.h"
 #include "shield/nft-netlink.h"
 #include "nftsetd.h"
 
@@ -117,16 +118,12 @@ void events_batch_end(struct container *c)
 static int batch_append(struct daemon *d, const char *line, size_t len)
 {
 	if (d->batch_len + len > d->batch_cap) {
-		size_t cap = d->batch_cap ? d->batch_cap : 4096;
-		char *bigger;
+		char *bigger =
+			shield_grow(d->batch_buf, &d->batch_cap, d->batch_len + len, 1, 4096);
 
-		while (cap < d->batch_len + len)
-			cap *= 2;
-		bigger = realloc(d->batch_buf, cap);
 		if (!bigger)
 			return -ENOMEM;
 		d->batch_buf = bigger;
-		d->batch_cap = cap;
 	}
 	memcpy(d->batch_buf + d->batch_len, line, len);
 	d->batch_len += len;

@@ -16,6 +16,7 @@
 #include "shield/dnsmasq-config.h"
 #include "shield/dnsmasq-log.h"
 #include "shield/dnsmasq-proc.h"
+#include "shield/grow.h"
 #include "shield/launch.h"
 #include "shield/nft-netlink.h"
 
@@ -262,13 +263,11 @@ struct elem_vec {
 static int vec_add(struct elem_vec *x, const struct nft_elem *e)
 {
 	if (x->n == x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 16;
-		struct nft_elem *v = realloc(x->v, cap * sizeof(*v));
+		struct nft_elem *v = shield_grow(x->v, &x->cap, x->n + 1, sizeof(*v), 16);
 
 		if (!v)
 			return -ENOMEM;
 		x->v = v;
-		x->cap = cap;
 	}
 	x->v[x->n++] = *e;
 	return 0;

@@ -12,6 +12,7 @@
 
 #include "shield/dnsmasq-config.h"
 #include "shield/domain.h"
+#include "shield/grow.h"
 
 /* Hard cap on the generated text; the bundle caps domains well below it. */
 #define DNSMASQ_CONFIG_MAX (64u * 1024 * 1024)
@@ -52,18 +53,13 @@ static void textbuf_addf(struct textbuf *b, const char *fmt, ...)
 		return;
 	}
 	if (b->len + (size_t)n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *data;
+		char *data = shield_grow(b->data, &b->cap, b->len + (size_t)n + 1, 1, 1024);
 
-		while (cap < b->len + (size_t)n + 1)
-			cap *= 2;
-		data = realloc(b->data, cap);
 		if (!data) {
 			b->error = -ENOMEM;
 			return;
 		}
 		b->data = data;
-		b->cap = cap;
 	}
 	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "nft-internal.h"
+#include "shield/grow.h"
 #include "shield/netns.h"
 #include "shield/nft-monitor.h"
 
@@ -630,18 +631,14 @@ static int asm_gather(struct nft_txn_asm *a, const struct nft_notify *n)
 		return 0;
 	}
 	if (a->n_group + n->n_elems > a->cap_group) {
-		size_t cap = a->cap_group ? a->cap_group : 16;
-		struct nft_notify_elem *g;
+		struct nft_notify_elem *g = shield_grow(a->group, &a->cap_group,
+							a->n_group + n->n_elems, sizeof(*g), 16);
 
-		while (cap < a->n_group + n->n_elems)
-			cap *= 2;
-		g = realloc(a->group, cap * sizeof(*g));
 		if (!g) {
 			a->partial = true;
 			return 0;
 		}
 		a->group = g;
-		a->cap_group = cap;
 	}
 	memcpy(a->group + a->n_group, n->elems, n->n_elems * sizeof(*n->elems));
 	a->n_group += n->n_elems;

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "nft-internal.h"
+#include "shield/grow.h"
 #include "shield/netns.h"
 #include "shield/nft-netlink.h"
 
@@ -140,18 +141,13 @@ static void *batch_reserve(struct batch *b, size_t size)
 	if (b->failed)
 		return NULL;
 	if (b->len + size > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		char *buf;
+		char *buf = shield_grow(b->buf, &b->cap, b->len + size, 1, 16384);
 
-		while (cap < b->len + size)
-			cap *= 2;
-		buf = realloc(b->buf, cap);
 		if (!buf) {
 			b->failed = true;
 			return NULL;
 		}
 		b->buf = buf;
-		b->cap = cap;
 	}
 	memset(b->buf + b->len, 0, size);
 	return b->buf + b->len;
@@ -169,15 +165,14 @@ static int batch_label(struct batch *b, const char *fmt, ...)
 	va_list ap;
 
 	if (b->n_msgs == b->cap_labels) {
-		size_t cap = b->cap_labels ? b->cap_labels * 2 : 32;
-		char(*labels)[NFT_LABEL_MAX] = realloc(b->labels, cap * sizeof(*labels));
+		char(*labels)[NFT_LABEL_MAX] =
+			shield_grow(b->labels, &b->cap_labels, b->n_msgs + 1, sizeof(*labels), 32);
 
 		if (!labels) {
 			b->failed = true;
 			return -ENOMEM;
 		}
 		b->labels = labels;
-		b->cap_labels = cap;
 	}
 	va_start(ap, fmt);
 	vsnprintf(b->labels[b->n_msgs], NFT_LABEL_MAX, fmt, ap);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shield/grow.h"
 #include "shield/nft-ruleset.h"
 
 static const char *const set_names[NFT_SET_COUNT] = {
@@ -81,13 +82,12 @@ void nft_ruleset_free(struct nft_ruleset *rs)
 int nft_chain_add_rule(struct nft_chain *c, const struct nft_rule *r)
 {
 	if (c->n_rules == c->cap_rules) {
-		size_t cap = c->cap_rules ? c->cap_rules * 2 : 16;
-		struct nft_rule *rules = realloc(c->rules, cap * sizeof(*rules));
+		struct nft_rule *rules =
+			shield_grow(c->rules, &c->cap_rules, c->n_rules + 1, sizeof(*rules), 16);
 
 		if (!rules)
 			return -ENOMEM;
 		c->rules = rules;
-		c->cap_rules = cap;
 	}
 	c->rules[c->n_rules++] = *r;
 	return 0;
@@ -96,13 +96,12 @@ int nft_chain_add_rule(struct nft_chain *c, const struct nft_rule *r)
 int nft_set_add_elem(struct nft_set *s, const struct nft_elem *e)
 {
 	if (s->n_elems == s->cap_elems) {
-		size_t cap = s->cap_elems ? s->cap_elems * 2 : 16;
-		struct nft_elem *elems = realloc(s->elems, cap * sizeof(*elems));
+		struct nft_elem *elems =
+			shield_grow(s->elems, &s->cap_elems, s->n_elems + 1, sizeof(*elems), 16);
 
 		if (!elems)
 			return -ENOMEM;
 		s->elems = elems;
-		s->cap_elems = cap;
 	}
 	s->elems[s->n_elems++] = *e;
 	return 0;
@@ -464,16 +463,13 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 			b->len += (size_t)n;
 			return;
 		}
-		size_t cap = b->cap ? b->cap * 2 : 1024;
-		while (cap < b->len + (size_t)n + 1)
-			cap *= 2;
-		char *s = realloc(b->s, cap);
+		char *s = shield_grow(b->s, &b->cap, b->len + (size_t)n + 1, 1, 1024);
+
 		if (!s) {
 			b->failed = true;
 			return;
 		}
 		b->s = s;
-		b->cap = cap;
 	}
 }
 

@@ -17,6 +17,7 @@
 
 #include "shield/audit.h"
 #include "shield/domain.h"
+#include "shield/grow.h"
 #include "shield/nft-netlink.h"
 #include "shield/shadow.h"
 #include "htab.h"
@@ -308,13 +309,12 @@ void shadow_output_free(struct shadow_output *o)
 static int out_event(struct shadow_output *o, struct shield_event *ev)
 {
 	if (o->n_events == o->cap_events) {
-		size_t cap = o->cap_events ? o->cap_events * 2 : 8;
-		struct shield_event *e = realloc(o->events, cap * sizeof(*e));
+		struct shield_event *e =
+			shield_grow(o->events, &o->cap_events, o->n_events + 1, sizeof(*e), 8);
 
 		if (!e)
 			return -ENOMEM;
 		o->events = e;
-		o->cap_events = cap;
 	}
 	o->events[o->n_events++] = *ev;
 	ev->added = ev->removed = NULL;
@@ -325,13 +325,12 @@ static int out_event(struct shadow_output *o, struct shield_event *ev)
 static int out_repair(struct shadow_output *o, const struct shadow_repair *r)
 {
 	if (o->n_repairs == o->cap_repairs) {
-		size_t cap = o->cap_repairs ? o->cap_repairs * 2 : 8;
-		struct shadow_repair *n = realloc(o->repairs, cap * sizeof(*n));
+		struct shadow_repair *n =
+			shield_grow(o->repairs, &o->cap_repairs, o->n_repairs + 1, sizeof(*n), 8);
 
 		if (!n)
 			return -ENOMEM;
 		o->repairs = n;
-		o->cap_repairs = cap;
 	}
 	o->repairs[o->n_repairs++] = *r;
 	return 0;
@@ -743,15 +742,14 @@ static struct kelem *kernel_add(struct shadow *s, const struct ekey *k)
 	e->range_idx = SIZE_MAX;
 	if (!ekey_is_host(k)) {
 		if (s->n_ranges[set] == s->cap_ranges[set]) {
-			size_t cap = s->cap_ranges[set] ? s->cap_ranges[set] * 2 : 8;
-			struct kelem **r = realloc(s->ranges[set], cap * sizeof(*r));
+			struct kelem **r = shield_grow(s->ranges[set], &s->cap_ranges[set],
+						       s->n_ranges[set] + 1, sizeof(*r), 8);
 
 			if (!r) {
 				free(e);
 				return NULL;
 			}
 			s->ranges[set] = r;
-			s->cap_ranges[set] = cap;
 		}
 	}
 	if (htab_insert(&s->kernel, &e->node, ekey_hash(k)) < 0) {
@@ -1268,13 +1266,12 @@ static int response_add(struct response *rp, const struct addr_prefix *a)
 	if (rp->n[f] >= RESPONSE_ADDRS_MAX)
 		return 0;
 	if (rp->n[f] == rp->cap[f]) {
-		size_t cap = rp->cap[f] ? rp->cap[f] * 2 : 8;
-		struct addr_prefix *n = realloc(rp->addrs[f], cap * sizeof(*n));
+		struct addr_prefix *n =
+			shield_grow(rp->addrs[f], &rp->cap[f], rp->n[f] + 1, sizeof(*n), 8);
 
 		if (!n)
 			return -ENOMEM;
 		rp->addrs[f] = n;
-		rp->cap[f] = cap;
 	}
 	rp->addrs[f][rp->n[f]++] = *a;
 	return 0;

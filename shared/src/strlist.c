@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shield/grow.h"
 #include "shield/strlist.h"
 
 void strlist_free(struct strlist *l)
@@ -21,13 +22,11 @@ int strlist_add(struct strlist *l, const char *s)
 	char *copy;
 
 	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		char **items = realloc(l->items, cap * sizeof(*items));
+		char **items = shield_grow(l->items, &l->cap, l->n + 1, sizeof(*items), 8);
 
 		if (!items)
 			return -ENOMEM;
 		l->items = items;
-		l->cap = cap;
 	}
 	copy = strdup(s);
 	if (!copy)
