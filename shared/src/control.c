@@ -81,6 +81,20 @@ int control_lock(int dirfd, struct shield_error *err)
 	return TAKE_FD(fd);
 }
 
+/* The bundle lock, taken for c and c checked under it (check_current): the fd or -errno. */
+static int lock_current(const struct control_ctx *c, struct shield_error *err)
+{
+	_cleanup_close_ int fd = control_lock(c->dirfd, err);
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = check_current(c, err);
+	if (r < 0)
+		return r;
+	return TAKE_FD(fd);
+}
+
 /* ----------------------------------------------------------- pure parts */
 
 const char *control_action_name(enum control_action a)
@@ -657,12 +671,9 @@ int control_allow_deny(const struct control_ctx *c, enum control_action a,
 
 	memset(res, 0, sizeof(*res));
 	bundle_config_init(&cfg);
-	lockfd = control_lock(c->dirfd, err);
+	lockfd = lock_current(c, err);
 	if (lockfd < 0)
 		return lockfd;
-	r = check_current(c, err);
-	if (r < 0)
-		return r;
 	r = read_lists(c->dirfd, target->is_ip, &profile, &live, &denied, err);
 	if (r >= 0)
 		r = bundle_read_config(c->dirfd, &cfg, err);
@@ -792,12 +803,9 @@ int control_set_mode(const struct control_ctx *c, enum shield_mode mode, struct 
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	lockfd = control_lock(c->dirfd, err);
+	lockfd = lock_current(c, err);
 	if (lockfd < 0)
 		return lockfd;
-	r = check_current(c, err);
-	if (r < 0)
-		return r;
 	r = bundle_rules_load(c->dirfd, &b, err);
 	if (r < 0)
 		return r;
