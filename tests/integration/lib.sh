@@ -231,6 +231,13 @@ hold_bundle_lock() {
 	wait_for 10 bash -c '! flock -n "$1" true' _ "$1/shield.lock" ||
 		die "the holder never took $1/shield.lock"
 }
+# release_bundle_lock: end hold_bundle_lock's holder, then wait for BG_PID
+# (the command that waited for the lock, when one was started).
+release_bundle_lock() {
+	kill "$LOCK_PID"
+	wait "$LOCK_PID" 2>/dev/null || true
+	[[ -z ${BG_PID:-} ]] || wait "$BG_PID" 2>/dev/null || true
+}
 
 # ---------------------------------------------------------- netns and world
 

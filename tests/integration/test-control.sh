@@ -351,11 +351,6 @@ bg_command() {
 	start_bg bash -c '"$@" >"$0.out" 2>"$0.err"; echo $? >"$0.rc"' "$TMP/$name" "$@"
 	BG_PID=$LAST_PID
 }
-release_lock() {
-	kill "$LOCK_PID"
-	wait "$LOCK_PID" 2>/dev/null || true
-	wait "$BG_PID" 2>/dev/null || true
-}
 db_dnsmasq() { pgrep -f -- "--conf-file=$DB/dnsmasq.conf" || true; }
 
 # Started meanwhile: the command saw no entry ("not running"), the entry is
@@ -365,7 +360,7 @@ hold_bundle_lock "$DB"
 bg_command started "$SHIELD_BIN" --config-dir "$CONFIG_DIR" --state-root "$STATE_ROOT" allow db 198.18.7.7
 wait_for 20 lock_waited_on "$DB" || die "shield allow never waited for db's lock"
 mv "$TMP/db.entry" "$REG/db.json"
-release_lock
+release_bundle_lock
 check "started meanwhile: allow exits 0 and says it allowed the address for db" \
 	expect '[[ $(cat "$TMP/started.rc") == 0 && $(cat "$TMP/started.out") == "allowed 198.18.7.7 for db" ]]'
 check "started meanwhile: no \"not running\" note" expect '[[ ! -s $TMP/started.err ]]'
@@ -382,7 +377,7 @@ DB_DNSMASQ=$(jq -r .dnsmasq_pid "$REG/db.json")
 kill "$DB_DNSMASQ"
 wait_for 10 gone "$DB_DNSMASQ" || die "db's dnsmasq did not stop"
 mv "$REG/db.json" "$TMP/db.entry"
-release_lock
+release_bundle_lock
 check "stopped meanwhile: allow exits 0 with the \"not running\" note" \
 	expect '[[ $(cat "$TMP/stopped.rc") == 0 && $(cat "$TMP/stopped.err") == *"db is not running: the change applies at its next start"* ]]'
 check "stopped meanwhile: the domain is in db's bundle" grep -qx meanwhile.shield.test "$DB/live.domains"

@@ -352,19 +352,17 @@ check "a failed restart leaves no registry entry and no dnsmasq" hook_failed 'fa
 # or stops is either read by the hook or applied after it. The hook takes
 # ~20 ms: still running and not done after a second means it waited.
 state_json >"$TMP/state.json"
-# hook_in_bg STAGE: run the hook in the background on the saved state (HOOK_PID, HOOK_RC_FILE).
+# hook_in_bg STAGE: run the hook in the background on the saved state (BG_PID, HOOK_RC_FILE).
 hook_in_bg() {
 	HOOK_RC_FILE=$TMP/hook-$1.rc
 	rm -f "$HOOK_RC_FILE"
 	start_bg bash -c '"$1" "$2" <"$3" >/dev/null 2>&1; echo $? >"$4"' _ \
 		"$SHIELD_HOOK_BIN" "$1" "$TMP/state.json" "$HOOK_RC_FILE"
-	HOOK_PID=$LAST_PID
+	BG_PID=$LAST_PID
 }
 # release_lock: end the holder; the waiting hook then finishes with exit 0.
 release_lock() {
-	kill "$LOCK_PID"
-	wait "$LOCK_PID" 2>/dev/null || true
-	wait "$HOOK_PID" 2>/dev/null || true
+	release_bundle_lock
 	[[ $(cat "$HOOK_RC_FILE" 2>/dev/null) == 0 ]] && return 0
 	say "    hook exit $(cat "$HOOK_RC_FILE" 2>/dev/null), hook-error.log: $(tail -1 "$BUNDLE/hook-error.log")"
 	return 1
