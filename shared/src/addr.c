@@ -91,7 +91,11 @@ static int parse(const char *text, size_t len, bool allow_prefix, struct addr_pr
 
 	if (!text || len == 0)
 		return shield_error_set(err, -EINVAL, "invalid address \"\": empty");
-	shield_quote(text, len, q);
+	/* Quoted for the messages only: a caller without err (a log parser) skips it. */
+	if (err)
+		shield_quote(text, len, q);
+	else
+		q[0] = '\0';
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
 

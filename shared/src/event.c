@@ -295,36 +295,266 @@ json_t *shield_event_to_json(const struct shield_event *ev)
 	return o;
 }
 
+/*
+ * The encoder writes the line itself, byte for byte what json_dumps of
+ * shield_event_to_json with JSON_COMPACT | JSON_PRESERVE_ORDER |
+ * JSON_ENSURE_ASCII gives (tests/unit/test-event.c compares the two): it
+ * runs once per event on nftsetd's log path, where building a jansson
+ * object per event cost more than parsing the log lines around it.
+ */
+struct line {
+	char *p;
+	size_t n;
+};
+
+static void put_raw(struct line *l, const char *s, size_t n)
+{
+	memcpy(l->p + l->n, s, n);
+	l->n += n;
+}
+
+#define PUT_LIT(l, s) put_raw(l, s, sizeof(s) - 1)
+
+/* Length of the UTF-8 sequence at s (at most n bytes), 0 if not valid (jansson's rules). */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	unsigned char u = s[0];
+	size_t len;
+	uint32_t v;
+
+	if (u < 0x80) {
+		*cp = u;
+		return 1;
+	}
+	if (u >= 0xC2 && u <= 0xDF) {
+		len = 2;
+		v = u & 0x1F;
+	} else if (u >= 0xE0 && u <= 0xEF) {
+		len = 3;
+		v = u & 0x0F;
+	} else if (u >= 0xF0 && u <= 0xF4) {
+		len = 4;
+		v = u & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3F);
+	}
+	if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (len == 2 && v < 0x80) ||
+	    (len == 3 && v < 0x800) || (len == 4 && v < 0x10000))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+static bool utf8_valid(const char *s, size_t n)
+{
+	uint32_t cp;
+
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_seq((const unsigned char *)s + i, n - i, &cp);
+
+		if (!k)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+static void put_u_escape(struct line *l, uint32_t v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char e[6] = {'\\',	 'u', hex[(v >> 12) & 15], hex[(v >> 8) & 15], hex[(v >> 4) & 15],
+		     hex[v & 15]};
+
+	put_raw(l, e, sizeof(e));
+}
+
+/* A JSON string of n bytes (valid UTF-8), quoted, escaped as jansson does. */
+static void put_json_string(struct line *l, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	l->p[l->n++] = '"';
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t k = utf8_seq(u + i, n - i, &cp);
+
+		i += k ? k : 1;
+		if (!k)
+			cp = '?';
+		switch (cp) {
+		case '\\':
+			PUT_LIT(l, "\\\\");
+			break;
+		case '"':
+			PUT_LIT(l, "\\\"");
+			break;
+		case '\b':
+			PUT_LIT(l, "\\b");
+			break;
+		case '\f':
+			PUT_LIT(l, "\\f");
+			break;
+		case '\n':
+			PUT_LIT(l, "\\n");
+			break;
+		case '\r':
+			PUT_LIT(l, "\\r");
+			break;
+		case '\t':
+			PUT_LIT(l, "\\t");
+			break;
+		default:
+			if (cp < 0x20) {
+				put_u_escape(l, cp);
+			} else if (cp < 0x80) {
+				l->p[l->n++] = (char)cp;
+			} else if (cp < 0x10000) {
+				put_u_escape(l, cp);
+			} else {
+				cp -= 0x10000;
+				put_u_escape(l, 0xD800 | (cp >> 10));
+				put_u_escape(l, 0xDC00 | (cp & 0x3FF));
+			}
+		}
+	}
+	l->p[l->n++] = '"';
+}
+
+/* text(): a fixed buffer's text; not UTF-8: every byte above 0x7f as '?'. */
+static void put_text(struct line *l, const char *s, size_t size)
+{
+	size_t n = strnlen(s, size);
+
+	if (utf8_valid(s, n)) {
+		put_json_string(l, s, n);
+		return;
+	}
+	{
+		char copy[SHIELD_EVENT_DETAIL_MAX];
+
+		if (n > sizeof(copy))
+			n = sizeof(copy); /* no field is longer */
+		for (size_t i = 0; i < n; i++)
+			copy[i] = (unsigned char)s[i] >= 0x80 ? '?' : s[i];
+		put_json_string(l, copy, n);
+	}
+}
+
+static void put_key(struct line *l, const char *key)
+{
+	if (l->n > 1)
+		l->p[l->n++] = ',';
+	l->p[l->n++] = '"';
+	put_raw(l, key, strlen(key));
+	PUT_LIT(l, "\":");
+}
+
+static void put_int(struct line *l, long long v)
+{
+	char b[24];
+	int k = snprintf(b, sizeof(b), "%lld", v);
+
+	put_raw(l, b, (size_t)k);
+}
+
+static void put_addrs(struct line *l, const struct addr_prefix *a, size_t n)
+{
+	l->p[l->n++] = '[';
+	for (size_t i = 0; i < n; i++) {
+		char text[ADDR_TEXT_MAX];
+
+		if (i)
+			l->p[l->n++] = ',';
+		addr_format(&a[i], text);
+		put_json_string(l, text, strlen(text));
+	}
+	l->p[l->n++] = ']';
+}
+
 int shield_event_encode(const struct shield_event *ev, char **out, size_t *len,
 			struct shield_error *err)
 {
-	json_t *o = shield_event_to_json(ev);
-	char *text, *line;
-	size_t n;
+	const char *kind = shield_event_kind_name(ev->kind);
+	char ts[TIMESTAMP_MAX];
+	struct line l = {0};
+	/* Room: each text byte escapes to at most 6, keys and numbers are short. */
+	size_t room = 512 +
+		      6 * (sizeof(ev->container) + sizeof(ev->domain) + sizeof(ev->ip) +
+			   sizeof(ev->set) + sizeof(ev->comm) + sizeof(ev->detail)) +
+		      (ev->n_added + ev->n_removed) * (ADDR_TEXT_MAX + 3);
 
-	if (!o)
+	l.p = malloc(room);
+	if (!l.p)
 		return shield_error_set(err, -ENOMEM, "event: out of memory");
-	/* JSON_ENSURE_ASCII: a line is plain ASCII whatever a name held. */
-	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-	json_decref(o);
-	if (!text)
-		return shield_error_set(err, -ENOMEM, "event: out of memory");
-	n = strlen(text);
-	if (n + 1 > SHIELD_EVENT_LINE_MAX) {
-		free(text);
+	l.p[l.n++] = '{';
+	put_key(&l, "ts");
+	shield_event_format_ts(ev->ts_ms, ts, sizeof(ts));
+	put_json_string(&l, ts, strlen(ts));
+	put_key(&l, "id");
+	put_int(&l, (long long)(json_int_t)ev->id);
+	put_key(&l, "container");
+	put_text(&l, ev->container, sizeof(ev->container));
+	put_key(&l, "kind");
+	kind = kind ? kind : "unknown";
+	put_json_string(&l, kind, strlen(kind));
+	if (ev->domain[0]) {
+		put_key(&l, "domain");
+		put_text(&l, ev->domain, sizeof(ev->domain));
+	}
+	if (ev->ip[0]) {
+		put_key(&l, "ip");
+		put_text(&l, ev->ip, sizeof(ev->ip));
+	}
+	if (ev->set[0]) {
+		put_key(&l, "set");
+		put_text(&l, ev->set, sizeof(ev->set));
+	}
+	if (ev->n_added || ev->kind == SHIELD_EVENT_ROTATION) {
+		put_key(&l, "added");
+		put_addrs(&l, ev->added, ev->n_added);
+	}
+	if (ev->n_removed || ev->kind == SHIELD_EVENT_ROTATION) {
+		put_key(&l, "removed");
+		put_addrs(&l, ev->removed, ev->n_removed);
+	}
+	if (ev->age_ms >= 0) {
+		put_key(&l, "age_ms");
+		put_int(&l, (long long)(json_int_t)ev->age_ms);
+	}
+	if (ev->pid > 0) {
+		put_key(&l, "pid");
+		put_int(&l, ev->pid);
+	}
+	if (ev->comm[0]) {
+		put_key(&l, "comm");
+		put_text(&l, ev->comm, sizeof(ev->comm));
+	}
+	if (ev->repaired) {
+		put_key(&l, "repaired");
+		PUT_LIT(&l, "true");
+	}
+	if (ev->detail[0]) {
+		put_key(&l, "detail");
+		put_text(&l, ev->detail, sizeof(ev->detail));
+	}
+	l.p[l.n++] = '}';
+	if (l.n + 1 > SHIELD_EVENT_LINE_MAX) {
+		free(l.p);
 		return shield_error_set(err, -E2BIG, "event: line longer than %u bytes",
 					(unsigned)SHIELD_EVENT_LINE_MAX);
 	}
-	line = realloc(text, n + 2);
-	if (!line) {
-		free(text);
-		return shield_error_set(err, -ENOMEM, "event: out of memory");
-	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	*out = line;
+	l.p[l.n++] = '\n';
+	l.p[l.n] = '\0';
+	*out = l.p;
 	if (len)
-		*len = n + 1;
+		*len = l.n;
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "htab.h"
 
@@ -12,6 +13,28 @@ uint64_t htab_hash_bytes(uint64_t h, const void *data, size_t len)
 		h ^= p[i];
 		h *= 0x100000001b3ULL;
 	}
+	return h;
+}
+
+uint64_t htab_hash_fast(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, p, len);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+	}
+	/* The finaliser of MurmurHash3: every input bit reaches the low bits. */
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	return h;
 }
 

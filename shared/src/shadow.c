@@ -32,12 +32,23 @@ struct ekey {
 	uint8_t last[16];
 };
 
+/*
+ * A key's hash: its four 8-byte words multiplied in, then mixed (the
+ * finaliser of MurmurHash3); a byte-wise hash of 33 bytes costs a log
+ * line more than parsing it.
+ */
 static uint64_t ekey_hash(const struct ekey *k)
 {
-	uint64_t h = htab_hash_bytes(HTAB_HASH_INIT, &k->set, 1);
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ k->set, w[4];
 
-	h = htab_hash_bytes(h, k->first, 16);
-	return htab_hash_bytes(h, k->last, 16);
+	memcpy(w, k->first, 16);
+	memcpy(w + 2, k->last, 16);
+	for (int i = 0; i < 4; i++)
+		h = (h ^ w[i]) * 0xff51afd7ed558ccdULL + (uint64_t)i;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
 }
 
 static bool ekey_eq(const struct ekey *a, const struct ekey *b)
@@ -234,6 +245,14 @@ struct response {
 	char name[DNSMASQ_LOG_NAME_MAX];
 	struct addr_prefix *addrs[2];
 	size_t n[2], cap[2];
+	/*
+	 * name's policy and domain stats, looked up once per response (a
+	 * response has a line per address); policy_known is cleared when the
+	 * configuration changes.
+	 */
+	bool policy_known;
+	int policy; /* enum policy */
+	struct domain_stats *stats;
 };
 
 #define CHILD_PIDS 8
@@ -282,7 +301,7 @@ static void copy_text(char *dst, size_t size, const char *src)
 
 static uint64_t name_hash(const char *s)
 {
-	return htab_hash_bytes(HTAB_HASH_INIT, s, strlen(s));
+	return htab_hash_fast(s, strlen(s));
 }
 
 /* ------------------------------------------------------------ output */
@@ -641,27 +660,6 @@ enum policy {
 	POLICY_DENIED,	/* the most specific entry covering it is denied */
 };
 
-/* dnsmasq's rule: the most specific configured domain wins. *match: the entry. */
-static enum policy name_policy(const struct shadow *s, const char *name, const char **match)
-{
-	for (const char *p = name; p && *p;) {
-		if (strset_contains(&s->cfg.denied_set, p)) {
-			if (match)
-				*match = p;
-			return POLICY_DENIED;
-		}
-		if (strset_contains(&s->cfg.domain_set, p)) {
-			if (match)
-				*match = p;
-			return POLICY_ALLOWED;
-		}
-		p = strchr(p, '.');
-		if (p)
-			p++;
-	}
-	return POLICY_NONE;
-}
-
 /* The bundle-order index of an effective domain, or SIZE_MAX. */
 static size_t domain_index(const struct shadow *s, const char *domain)
 {
@@ -676,16 +674,67 @@ static size_t domain_index(const struct shadow *s, const char *domain)
 	return SIZE_MAX;
 }
 
+/*
+ * dnsmasq's rule: the most specific configured domain wins. *match: the
+ * entry; *index: an allowed entry's bundle-order index (the effective
+ * domains are unique, so their index table is also their set).
+ */
+static enum policy name_policy_at(const struct shadow *s, const char *name, const char **match,
+				  size_t *index)
+{
+	for (const char *p = name; p && *p;) {
+		size_t i;
+
+		if (s->cfg.denied_set.n && strset_contains(&s->cfg.denied_set, p)) {
+			if (match)
+				*match = p;
+			return POLICY_DENIED;
+		}
+		i = domain_index(s, p);
+		if (i != SIZE_MAX) {
+			if (match)
+				*match = p;
+			if (index)
+				*index = i;
+			return POLICY_ALLOWED;
+		}
+		p = strchr(p, '.');
+		if (p)
+			p++;
+	}
+	return POLICY_NONE;
+}
+
+static enum policy name_policy(const struct shadow *s, const char *name, const char **match)
+{
+	return name_policy_at(s, name, match, NULL);
+}
+
 /* Stats of the effective domain covering name (most specific), or NULL. */
 static struct domain_stats *stats_for(struct shadow *s, const char *name)
 {
-	const char *match = NULL;
 	size_t i;
 
-	if (name_policy(s, name, &match) != POLICY_ALLOWED)
+	if (name_policy_at(s, name, NULL, &i) != POLICY_ALLOWED)
 		return NULL;
-	i = domain_index(s, match);
-	return i == SIZE_MAX ? NULL : &s->cfg.dstats[i];
+	return &s->cfg.dstats[i];
+}
+
+/* The policy of the response's name (and its stats when allowed), looked up once. */
+static int resp_policy(struct shadow *s, struct domain_stats **stats)
+{
+	struct response *rp = &s->resp;
+
+	if (!rp->policy_known) {
+		size_t i = 0;
+
+		rp->policy = name_policy_at(s, rp->name, NULL, &i);
+		rp->stats = rp->policy == POLICY_ALLOWED ? &s->cfg.dstats[i] : NULL;
+		rp->policy_known = true;
+	}
+	if (stats)
+		*stats = rp->stats;
+	return rp->policy;
 }
 
 /* --------------------------------------------------------- kernel view */
@@ -1095,6 +1144,7 @@ int shadow_reconfigure(struct shadow *s, const struct shadow_config *cfg, struct
 	}
 	cfg_free(&s->cfg);
 	s->cfg = c;
+	s->resp.policy_known = false;
 	return 0;
 }
 
@@ -1169,7 +1219,7 @@ static int response_finish(struct shadow *s, const struct shadow_now *now,
 	rp->active = false;
 	if (!rp->n[0] && !rp->n[1])
 		return 0;
-	if (name_policy(s, rp->name, NULL) != POLICY_ALLOWED)
+	if (resp_policy(s, NULL) != POLICY_ALLOWED)
 		goto done;
 	h = name_hash(rp->name);
 	st = name_find(s, rp->name, h);
@@ -1198,6 +1248,11 @@ static int response_finish(struct shadow *s, const struct shadow_now *now,
 		if (!n)
 			continue;
 		qsort(cur, n, sizeof(*cur), addr_cmp);
+		/* The same answer as last time (the common case): nothing to compare or copy. */
+		if (prev->have && prev->n == n && memcmp(prev->addrs, cur, n * sizeof(*cur)) == 0) {
+			prev->at_mono = rp->started_mono;
+			continue;
+		}
 		if (prev->have) {
 			add = calloc(n, sizeof(*add));
 			rem = calloc(prev->n ? prev->n : 1, sizeof(*rem));
@@ -1220,7 +1275,9 @@ static int response_finish(struct shadow *s, const struct shadow_now *now,
 			}
 			if (na || nr) {
 				struct shield_event ev;
-				struct domain_stats *ds = stats_for(s, rp->name);
+				struct domain_stats *ds;
+
+				resp_policy(s, &ds);
 
 				shield_event_init(&ev, SHIELD_EVENT_ROTATION);
 				copy_text(ev.domain, sizeof(ev.domain), rp->name);
@@ -1451,7 +1508,7 @@ int shadow_log_record(struct shadow *s, const struct dnsmasq_log_rec *rec,
 	switch (rec->kind) {
 	case DNSMASQ_LOG_QUERY:
 		s->last_query_serial = rec->serial;
-		snprintf(s->last_query_type, sizeof(s->last_query_type), "%s", rec->qtype);
+		copy_text(s->last_query_type, sizeof(s->last_query_type), rec->qtype);
 		if (s->cfg.dns_policy == DNS_POLICY_OPEN && s->cfg.params.mode == SHIELD_MODE_UP &&
 		    name_policy(s, rec->name, NULL) == POLICY_NONE)
 			return blocked_query(
@@ -1474,10 +1531,13 @@ int shadow_log_record(struct shadow *s, const struct dnsmasq_log_rec *rec,
 			s->resp.has_serial = rec->has_serial;
 			s->resp.serial = rec->serial;
 			s->resp.started_mono = now->mono_ms;
-			snprintf(s->resp.name, sizeof(s->resp.name), "%s", rec->name);
+			copy_text(s->resp.name, sizeof(s->resp.name), rec->name);
+			s->resp.policy_known = false;
 		}
 		if (rec->answer == DNSMASQ_ANSWER_ADDR) {
-			struct domain_stats *ds = stats_for(s, s->resp.name);
+			struct domain_stats *ds;
+
+			resp_policy(s, &ds);
 
 			if (ds)
 				ds->last_answer_wall = now->wall_ms;

@@ -5,17 +5,12 @@
 #include <string.h>
 
 #include "shield/macro.h"
+#include "htab.h"
 #include "strset.h"
 
 static uint64_t hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h;
+	return htab_hash_fast(s, strlen(s));
 }
 
 void strset_free(struct strset *s)

@@ -80,6 +80,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (shield_event_encode(&ev, &line, &len, &err) < 0)
 		abort();
+	/* The encoder writes exactly what jansson's dump of the event object gives. */
+	{
+		json_t *o = shield_event_to_json(&ev);
+		char *text =
+			o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)
+			  : NULL;
+
+		json_decref(o);
+		if (!text || strlen(text) + 1 != len || memcmp(text, line, len - 1) != 0)
+			abort();
+		free(text);
+	}
 	if (len > SHIELD_EVENT_LINE_MAX || line[len - 1] != '\n' || memchr(line, '\n', len - 1))
 		abort();
 	if (shield_event_decode(line, len, &back, &err) < 0)

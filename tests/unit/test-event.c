@@ -172,6 +172,121 @@ static void test_odd_text(void **state)
 	free(line);
 }
 
+/* What the encoder wrote before it wrote lines itself: jansson's dump of the object. */
+static char *jansson_line(const struct shield_event *ev)
+{
+	json_t *o = shield_event_to_json(ev);
+	char *text, *line;
+
+	assert_non_null(o);
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+	json_decref(o);
+	assert_non_null(text);
+	line = malloc(strlen(text) + 2);
+	assert_non_null(line);
+	snprintf(line, strlen(text) + 2, "%s\n", text);
+	free(text);
+	return line;
+}
+
+static void assert_same_line(const struct shield_event *ev)
+{
+	struct shield_error err = {0};
+	char *line = NULL, *want = jansson_line(ev);
+	size_t len = 0;
+
+	assert_int_equal(shield_event_encode(ev, &line, &len, &err), 0);
+	assert_string_equal(line, want);
+	assert_int_equal(len, strlen(want));
+	free(line);
+	free(want);
+}
+
+static void fill_random(char *buf, size_t size, uint32_t *seed)
+{
+	size_t n = (*seed >> 7) % size;
+
+	for (size_t i = 0; i < n; i++) {
+		*seed = *seed * 1103515245u + 12345u;
+		/* Mostly the bytes that need care: controls, quotes, UTF-8 lead and tail bytes. */
+		switch ((*seed >> 16) % 8) {
+		case 0:
+			buf[i] = (char)((*seed >> 8) % 0x20 + 1);
+			break;
+		case 1:
+			buf[i] = "\"/\\\x7f"[(*seed >> 8) % 3];
+			break;
+		case 2:
+		case 3:
+			buf[i] = (char)(0x80 + (*seed >> 8) % 0x80);
+			break;
+		default:
+			buf[i] = (char)(0x20 + (*seed >> 8) % 0x5f);
+		}
+		if (!buf[i])
+			buf[i] = 'x';
+	}
+	buf[n] = '\0';
+}
+
+/* The line is exactly jansson's (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII). */
+static void test_encode_matches_jansson(void **state)
+{
+	static const char *const texts[] = {
+		"",
+		"plain.test",
+		"a\"b\\c/d\x7f",
+		"\x01\x08\x09\x0a\x0c\x0d\x1f",
+		"b\xc3\xbc.test",		    /* 2-byte UTF-8 */
+		"\xe2\x82\xac\xef\xbf\xbf",	    /* 3-byte, U+FFFF */
+		"\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf", /* 4-byte: surrogate pairs */
+		"\xc0\x80",			    /* overlong */
+		"\xed\xa0\x80",			    /* a surrogate */
+		"\xf4\x90\x80\x80",		    /* past U+10FFFF */
+		"\xe2\x82",			    /* cut short */
+		"ok \xff and \xc3\xbc",		    /* invalid somewhere: all high bytes '?' */
+	};
+	struct addr_prefix a[3] = {addr("198.18.0.1"), addr("2001:db8::1"), addr("10.0.0.0/8")};
+	struct shield_event ev;
+	uint32_t seed = 7;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
+		shield_event_init(&ev, (enum shield_event_kind)(i % SHIELD_EVENT_KIND_COUNT));
+		ev.ts_ms = 1764111226000ULL + i;
+		ev.id = i * 1000003;
+		snprintf(ev.container, sizeof(ev.container), "%s", texts[i]);
+		snprintf(ev.domain, sizeof(ev.domain), "%s", texts[i]);
+		snprintf(ev.ip, sizeof(ev.ip), "%s", texts[(i + 1) % ARRAY_SIZE(texts)]);
+		snprintf(ev.set, sizeof(ev.set), "allow_v4");
+		snprintf(ev.comm, sizeof(ev.comm), "%s", texts[(i + 2) % ARRAY_SIZE(texts)]);
+		snprintf(ev.detail, sizeof(ev.detail), "%s", texts[(i + 3) % ARRAY_SIZE(texts)]);
+		ev.age_ms = i % 2 ? -1 : (int64_t)i * 17;
+		ev.pid = i % 3 ? (int32_t)i : 0;
+		ev.repaired = i % 2;
+		assert_int_equal(shield_event_set_lists(&ev, a, i % 4, a + 1, i % 3), 0);
+		assert_same_line(&ev);
+		shield_event_free(&ev);
+	}
+	/* And random bytes in every text field, every kind. */
+	for (int i = 0; i < 3000; i++) {
+		shield_event_init(&ev, (enum shield_event_kind)(i % SHIELD_EVENT_KIND_COUNT));
+		ev.ts_ms = (uint64_t)i * 7919;
+		ev.id = (uint64_t)i;
+		fill_random(ev.container, sizeof(ev.container), &seed);
+		fill_random(ev.domain, sizeof(ev.domain), &seed);
+		fill_random(ev.ip, sizeof(ev.ip), &seed);
+		fill_random(ev.set, sizeof(ev.set), &seed);
+		fill_random(ev.comm, sizeof(ev.comm), &seed);
+		fill_random(ev.detail, sizeof(ev.detail), &seed);
+		ev.age_ms = i % 5 ? i : -1;
+		ev.pid = i % 7;
+		ev.repaired = i % 11 == 0;
+		assert_same_line(&ev);
+		shield_event_free(&ev);
+	}
+}
+
 /* The lists are capped. */
 static void test_list_cap(void **state)
 {
@@ -278,10 +393,15 @@ static void test_decode_lenient(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kind_names),    cmocka_unit_test(test_timestamps),
-		cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_drift_fields),
-		cmocka_unit_test(test_odd_text),      cmocka_unit_test(test_list_cap),
-		cmocka_unit_test(test_decode_errors), cmocka_unit_test(test_decode_lenient),
+		cmocka_unit_test(test_kind_names),
+		cmocka_unit_test(test_timestamps),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_drift_fields),
+		cmocka_unit_test(test_odd_text),
+		cmocka_unit_test(test_list_cap),
+		cmocka_unit_test(test_decode_errors),
+		cmocka_unit_test(test_decode_lenient),
+		cmocka_unit_test(test_encode_matches_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
