@@ -61,9 +61,14 @@ static ssize_t span_rfind(struct span s, const char *needle)
 
 	if (s.n < n)
 		return -1;
-	for (size_t i = s.n - n + 1; i-- > 0;)
-		if (memcmp(s.p + i, needle, n) == 0)
+	for (size_t i = s.n - n + 1; i-- > 0;) {
+		size_t k = 0;
+
+		while (k < n && s.p[i + k] == needle[k])
+			k++;
+		if (k == n)
 			return (ssize_t)i;
+	}
 	return -1;
 }
 
@@ -78,7 +83,8 @@ static ssize_t span_find_char(struct span s, char c)
 /* Parse a decimal number without sign or leading junk, the whole span; false on overflow. */
 static bool span_u64(struct span s, uint64_t max, uint64_t *out)
 {
-	uint64_t v = 0;
+	uint64_t v = 0, lim = max / 10;
+	unsigned lim_d = (unsigned)(max % 10);
 
 	if (s.n == 0 || s.n > 20)
 		return false;
@@ -88,7 +94,8 @@ static bool span_u64(struct span s, uint64_t max, uint64_t *out)
 		if (s.p[i] < '0' || s.p[i] > '9')
 			return false;
 		d = (unsigned)(s.p[i] - '0');
-		if (v > (max - d) / 10)
+		/* v * 10 + d > max */
+		if (v > lim || (v == lim && d > lim_d))
 			return false;
 		v = v * 10 + d;
 	}
@@ -99,11 +106,13 @@ static bool span_u64(struct span s, uint64_t max, uint64_t *out)
 /* Copy a name, lower-cased, one trailing dot dropped; false if it does not fit or is empty. */
 static bool copy_name(struct span s, char *out, size_t size)
 {
+	size_t i = 0;
+
 	if (s.n > 1 && s.p[s.n - 1] == '.')
 		s.n--;
 	if (s.n == 0 || s.n >= size)
 		return false;
-	for (size_t i = 0; i < s.n; i++) {
+	for (; i < s.n; i++) {
 		char c = s.p[i];
 
 		if (c >= 'A' && c <= 'Z')
@@ -130,25 +139,32 @@ static void copy_cut(struct span s, char *out, size_t size)
  */
 static bool parse_v4_fast(struct span s, struct addr_prefix *out)
 {
+	const char *p = s.p, *end = s.p + s.n;
 	uint8_t a[4];
-	size_t i = 0;
 
 	if (s.n < 7 || s.n > 15)
 		return false;
 	for (int octet = 0; octet < 4; octet++) {
-		size_t start = i;
-		unsigned v = 0;
+		unsigned v;
 
-		if (octet > 0 && (i >= s.n || s.p[i++] != '.'))
+		if (octet > 0 && (p == end || *p++ != '.'))
 			return false;
-		start = i;
-		while (i < s.n && i - start < 3 && s.p[i] >= '0' && s.p[i] <= '9')
-			v = v * 10 + (unsigned)(s.p[i++] - '0');
-		if (i == start || v > 255 || (i - start > 1 && s.p[start] == '0'))
+		if (p == end || (v = (unsigned)(*p - '0')) > 9)
 			return false;
+		p++;
+		if (p != end && (unsigned)(*p - '0') <= 9) {
+			if (v == 0)
+				return false; /* a leading zero */
+			v = v * 10 + (unsigned)(*p++ - '0');
+			if (p != end && (unsigned)(*p - '0') <= 9) {
+				v = v * 10 + (unsigned)(*p++ - '0');
+				if (v > 255)
+					return false;
+			}
+		}
 		a[octet] = (uint8_t)v;
 	}
-	if (i != s.n)
+	if (p != end)
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->family = AF_INET;

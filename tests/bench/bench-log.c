@@ -11,7 +11,7 @@
  *     that rotate, and blocked queries (query, config ... is NXDOMAIN).
  *     Prints the count of each line kind.
  *
- *   bench-log run FILE
+ *   bench-log run FILE [--parse-only|--split-only]
  *     What nftsetd's tailer does with the file (nftsetd/tail.c read_some
  *     and on_line): pread in NFTSETD_READ_CHUNK pieces, the line splitter,
  *     dnsmasq_log_parse_line, shadow_log_record with the shadow state of a
@@ -20,7 +20,9 @@
  *     JSON line nftsetd writes. Prints one line:
  *       LINES CPU_NS WALL_NS EVENTS
  *     (CPU_NS: this thread's CPU time, the figure that counts on a shared
- *     machine; WALL_NS: elapsed).
+ *     machine; WALL_NS: elapsed). --parse-only stops each line after
+ *     dnsmasq_log_parse_line, --split-only after the splitter (with the
+ *     reads): where the time goes.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -260,7 +262,11 @@ static void now_of(struct shadow_now *now)
 	now->wall_ms = clock_ns(CLOCK_REALTIME) / 1000000;
 }
 
+/* How far each line goes: split only, split and parse, everything (nftsetd). */
+enum stage { STAGE_SPLIT, STAGE_PARSE, STAGE_ALL };
+
 struct feed {
+	enum stage stage;
 	struct shadow *s;
 	struct shadow_now now;
 	struct shadow_output out;
@@ -274,10 +280,10 @@ static int on_line(const struct dnsmasq_log_line *l, void *arg)
 	struct dnsmasq_log_rec rec;
 
 	x->lines++;
-	if (l->too_long)
+	if (l->too_long || x->stage == STAGE_SPLIT)
 		return 0;
 	if (dnsmasq_log_parse_line(l->data, l->len, &rec) < 0 || rec.kind == DNSMASQ_LOG_EMPTY ||
-	    rec.kind == DNSMASQ_LOG_OTHER)
+	    rec.kind == DNSMASQ_LOG_OTHER || x->stage == STAGE_PARSE)
 		return 0;
 	if (shadow_log_record(x->s, &rec, &x->now, &x->out) < 0)
 		fail("shadow_log_record");
@@ -297,12 +303,12 @@ static int on_line(const struct dnsmasq_log_line *l, void *arg)
 	return 0;
 }
 
-static int run(const char *path)
+static int run(const char *path, enum stage stage)
 {
 	static char buf[READ_CHUNK];
 	struct dnsmasq_log_split split;
 	struct shadow_config cfg;
-	struct feed x = {0};
+	struct feed x = {.stage = stage};
 	uint64_t off = 0, c0, w0, c1, w1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -342,7 +348,12 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "gen") == 0)
 		return gen(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "run") == 0)
-		return run(argv[2]);
-	fprintf(stderr, "Usage: bench-log gen FILE LINES | bench-log run FILE\n");
+		return run(argv[2], STAGE_ALL);
+	if (argc == 4 && strcmp(argv[1], "run") == 0 && strcmp(argv[3], "--parse-only") == 0)
+		return run(argv[2], STAGE_PARSE);
+	if (argc == 4 && strcmp(argv[1], "run") == 0 && strcmp(argv[3], "--split-only") == 0)
+		return run(argv[2], STAGE_SPLIT);
+	fprintf(stderr, "Usage: bench-log gen FILE LINES | bench-log run FILE "
+			"[--parse-only|--split-only]\n");
 	return 2;
 }
