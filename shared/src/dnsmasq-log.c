@@ -9,7 +9,6 @@
  * tokens (an address, an answer word, a server) never contain spaces.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -54,23 +53,33 @@ static struct span span_skip(struct span s, size_t n)
 	return (struct span){s.p + n, s.n - n};
 }
 
-/* Position of the last occurrence of needle in s, or -1. */
-static ssize_t span_rfind(struct span s, const char *needle)
+/*
+ * Position of the last occurrence of needle (n bytes) in s, or -1: the
+ * candidates are found with memrchr, from the right.
+ */
+static ssize_t span_rfind_n(struct span s, const char *needle, size_t n)
 {
-	size_t n = strlen(needle);
+	size_t end;
 
-	if (s.n < n)
-		return -1;
-	for (size_t i = s.n - n + 1; i-- > 0;) {
-		size_t k = 0;
+	if (s.n < n || n == 0)
+		return n == 0 ? (ssize_t)s.n : -1;
+	end = s.n - n + 1; /* candidates start in [0, end) */
+	while (end > 0) {
+		const char *q = memrchr(s.p, needle[0], end);
+		size_t k = 1;
 
-		while (k < n && s.p[i + k] == needle[k])
+		if (!q)
+			return -1;
+		while (k < n && q[k] == needle[k])
 			k++;
 		if (k == n)
-			return (ssize_t)i;
+			return q - s.p;
+		end = (size_t)(q - s.p);
 	}
 	return -1;
 }
+
+#define span_rfind(s, lit) span_rfind_n(s, lit, sizeof(lit) - 1)
 
 /* Position of the first occurrence of c in s, or -1. */
 static ssize_t span_find_char(struct span s, char c)
@@ -80,11 +89,20 @@ static ssize_t span_find_char(struct span s, char c)
 	return q ? q - s.p : -1;
 }
 
+/* How many decimal digits s starts with (counting stops past 20: too many for span_u64). */
+static size_t span_digits(struct span s)
+{
+	size_t k = 0;
+
+	while (k < s.n && k <= 20 && s.p[k] >= '0' && s.p[k] <= '9')
+		k++;
+	return k;
+}
+
 /* Parse a decimal number without sign or leading junk, the whole span; false on overflow. */
 static bool span_u64(struct span s, uint64_t max, uint64_t *out)
 {
-	uint64_t v = 0, lim = max / 10;
-	unsigned lim_d = (unsigned)(max % 10);
+	uint64_t v = 0;
 
 	if (s.n == 0 || s.n > 20)
 		return false;
@@ -94,11 +112,13 @@ static bool span_u64(struct span s, uint64_t max, uint64_t *out)
 		if (s.p[i] < '0' || s.p[i] > '9')
 			return false;
 		d = (unsigned)(s.p[i] - '0');
-		/* v * 10 + d > max */
-		if (v > lim || (v == lim && d > lim_d))
+		/* 19 digits and more may pass max or wrap: check each step (a division) only then. */
+		if (s.n >= 19 && v > (max - d) / 10)
 			return false;
 		v = v * 10 + d;
 	}
+	if (v > max)
+		return false;
 	*out = v;
 	return true;
 }
@@ -140,7 +160,7 @@ static void copy_cut(struct span s, char *out, size_t size)
 static bool parse_v4_fast(struct span s, struct addr_prefix *out)
 {
 	const char *p = s.p, *end = s.p + s.n;
-	uint8_t a[4];
+	uint32_t a = 0; /* in a register: four byte stores read back as a word would stall */
 
 	if (s.n < 7 || s.n > 15)
 		return false;
@@ -162,13 +182,16 @@ static bool parse_v4_fast(struct span s, struct addr_prefix *out)
 					return false;
 			}
 		}
-		a[octet] = (uint8_t)v;
+		a = a << 8 | v;
 	}
 	if (p != end)
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->family = AF_INET;
-	memcpy(out->addr, a, 4);
+	out->addr[0] = (uint8_t)(a >> 24);
+	out->addr[1] = (uint8_t)(a >> 16);
+	out->addr[2] = (uint8_t)(a >> 8);
+	out->addr[3] = (uint8_t)a;
 	out->plen = 32;
 	return true;
 }
@@ -344,13 +367,16 @@ static enum dnsmasq_log_kind classify_message(struct span m)
 /* "SERIAL ADDR/PORT " of log-queries=extra; advances m past it. */
 static bool parse_extra(struct span *m, struct dnsmasq_log_rec *rec)
 {
-	ssize_t sp1 = span_find_char(*m, ' '), sp2;
+	/* The serial: digits up to the first space. */
+	size_t sp1 = span_digits(*m);
 	struct span rest;
+	ssize_t sp2;
 	uint64_t serial;
 
-	if (sp1 <= 0 || !span_u64((struct span){m->p, (size_t)sp1}, UINT64_MAX, &serial))
+	if (sp1 == 0 || sp1 >= m->n || m->p[sp1] != ' ' ||
+	    !span_u64((struct span){m->p, sp1}, UINT64_MAX, &serial))
 		return false;
-	rest = span_skip(*m, (size_t)sp1 + 1);
+	rest = span_skip(*m, sp1 + 1);
 	sp2 = span_find_char(rest, ' ');
 	if (sp2 <= 0 ||
 	    !parse_addr_port((struct span){rest.p, (size_t)sp2}, &rec->client, &rec->client_port)) {
@@ -407,7 +433,8 @@ static void clear_fields(struct dnsmasq_log_rec *rec)
 static void parse_prefix(struct span *m, struct dnsmasq_log_rec *rec)
 {
 	struct span s = *m, rest;
-	ssize_t open, close;
+	ssize_t open;
+	size_t close;
 	uint64_t pid;
 
 	if (s.n < 16 || s.p[15] != ' ' || s.p[3] != ' ' || s.p[9] != ':' || s.p[12] != ':')
@@ -417,20 +444,21 @@ static void parse_prefix(struct span *m, struct dnsmasq_log_rec *rec)
 	s = span_skip(s, 16);
 no_stamp:
 	/* "dnsmasq[PID]: " (also "dnsmasq-dhcp[PID]: " and the like) */
-	open = span_find_char(s, '[');
+	open = span_starts(s, "dnsmasq[") ? 7 : span_find_char(s, '[');
 	if (open <= 0 || open > 32)
 		goto no_tag;
 	rest = span_skip(s, (size_t)open + 1);
-	close = span_find_char(rest, ']');
-	if (close <= 0 || (size_t)close + 1 >= rest.n || rest.p[close + 1] != ':')
+	/* The pid: digits up to the first ']', then ':'. */
+	close = span_digits(rest);
+	if (close == 0 || close + 1 >= rest.n || rest.p[close] != ']' || rest.p[close + 1] != ':')
 		goto no_tag;
-	if (!span_u64((struct span){rest.p, (size_t)close}, INT32_MAX, &pid))
+	if (!span_u64((struct span){rest.p, close}, INT32_MAX, &pid))
 		goto no_tag;
 	for (ssize_t i = 0; i < open; i++)
 		if (s.p[i] == ' ')
 			goto no_tag;
 	rec->pid = (int32_t)pid;
-	s = span_skip(rest, (size_t)close + 2);
+	s = span_skip(rest, close + 2);
 	if (s.n && s.p[0] == ' ')
 		s = span_skip(s, 1);
 	*m = s;
@@ -441,15 +469,26 @@ no_tag:
 }
 
 /*
- * Zero every field as memset would, except the bytes past the first of the
- * name and set buffers (1 KiB a line nobody reads: they are strings).
+ * Every field zero or empty: the string buffers only in their first byte
+ * (the name alone is 1 KiB a line that nobody reads past its NUL).
  */
 static void rec_init(struct dnsmasq_log_rec *r)
 {
-	memset(r, 0, offsetof(struct dnsmasq_log_rec, name) + 1);
-	memset(&r->upstream, 0,
-	       offsetof(struct dnsmasq_log_rec, set) + 1 -
-		       offsetof(struct dnsmasq_log_rec, upstream));
+	r->kind = DNSMASQ_LOG_OTHER;
+	r->stamp[0] = '\0';
+	r->pid = 0;
+	r->has_serial = false;
+	r->serial = 0;
+	memset(&r->client, 0, sizeof(r->client));
+	r->client_port = 0;
+	r->qtype[0] = '\0';
+	r->name[0] = '\0';
+	memset(&r->upstream, 0, sizeof(r->upstream));
+	r->upstream_port = 0;
+	r->answer = DNSMASQ_ANSWER_NONE;
+	memset(&r->addr, 0, sizeof(r->addr));
+	r->answer_text[0] = '\0';
+	r->set[0] = '\0';
 	r->set_name = NULL;
 	r->msg = NULL;
 	r->msg_len = 0;
