@@ -540,8 +540,19 @@ int dnsmasq_log_rec_set(const struct dnsmasq_log_rec *rec)
 
 	if (!rec || rec->kind != DNSMASQ_LOG_NFTSET)
 		return -ENOENT;
-	/* Normalise separators: dnsmasq logs "4 inet terok_shield allow_v4". */
 	n = strnlen(rec->set, sizeof(rec->set) - 1);
+	/* As dnsmasq logs it ("4 inet terok_shield allow_v4"): no copy needed. */
+	if (!memchr(rec->set, '#', n)) {
+		static const char table[] = NFT_TABLE_FAMILY_NAME " " NFT_TABLE_NAME " ";
+
+		p = rec->set;
+		if ((p[0] == '4' || p[0] == '6') && p[1] == ' ')
+			p += 2;
+		if (strncmp(p, table, sizeof(table) - 1) != 0)
+			return -ENOENT;
+		return nft_set_lookup(p + sizeof(table) - 1);
+	}
+	/* Normalise separators: "4#inet#terok_shield#allow_v4" as an nftset= option reads. */
 	memcpy(spec, rec->set, n);
 	spec[n] = '\0';
 	for (size_t i = 0; i < n; i++)
@@ -568,6 +579,8 @@ static void tail_push(struct dnsmasq_log_split *s, const char *p, size_t n)
 {
 	size_t keep;
 
+	if (n == 0)
+		return;
 	if (n >= sizeof(s->tail)) {
 		memcpy(s->tail, p + n - sizeof(s->tail), sizeof(s->tail));
 		s->tail_len = sizeof(s->tail);
@@ -583,30 +596,61 @@ int dnsmasq_log_split_feed(struct dnsmasq_log_split *s, const char *data, size_t
 			   dnsmasq_log_line_fn cb, void *ctx)
 {
 	size_t i = 0;
+	/* data[0, synced) is in s->tail; later bytes are pushed when needed (at the latest on return). */
+	size_t synced = 0;
+	int r = 0;
 
 	if (!s || !cb || (!data && len))
 		return -EINVAL;
 	while (i < len) {
 		const char *nl = memchr(data + i, '\n', len - i);
 		size_t chunk = nl ? (size_t)(nl - (data + i)) : len - i;
-		size_t room = sizeof(s->buf) - s->len;
-		size_t keep = chunk < room ? chunk : room;
+		size_t end = i + chunk + 1;
+		struct dnsmasq_log_line line;
 
-		memcpy(s->buf + s->len, data + i, keep);
-		s->len += keep;
+		if (nl && s->len == 0 && s->partial == 0 && end >= DNSMASQ_LOG_TAIL_MAX) {
+			/*
+			 * A whole line inside data with its tail: handed out where it
+			 * lies, without copying it or the tail (most lines).
+			 */
+			line = (struct dnsmasq_log_line){
+				.data = data + i,
+				.len = chunk < DNSMASQ_LOG_LINE_MAX ? chunk : DNSMASQ_LOG_LINE_MAX,
+				.too_long = chunk > DNSMASQ_LOG_LINE_MAX,
+				.full_len = chunk,
+				.tail = data + end - DNSMASQ_LOG_TAIL_MAX,
+				.tail_len = DNSMASQ_LOG_TAIL_MAX,
+			};
+			s->offset += chunk + 1;
+			line.end_offset = s->offset;
+			s->consumed = s->offset;
+			i = end;
+			r = cb(&line, ctx);
+			if (r < 0)
+				break;
+			continue;
+		}
+		/* A line begun in an earlier feed, or the start of the stream: through buf. */
+		{
+			size_t room = sizeof(s->buf) - s->len;
+			size_t keep = chunk < room ? chunk : room;
+
+			memcpy(s->buf + s->len, data + i, keep);
+			s->len += keep;
+		}
+		tail_push(s, data + synced, i - synced);
 		tail_push(s, data + i, chunk + (nl ? 1 : 0));
 		s->partial += chunk;
 		s->offset += chunk;
 		i += chunk;
+		synced = i + (nl ? 1 : 0);
 		if (nl) {
-			struct dnsmasq_log_line line = {
+			line = (struct dnsmasq_log_line){
 				.data = s->buf,
 				.len = s->len,
 				.too_long = s->partial > DNSMASQ_LOG_LINE_MAX,
 				.full_len = s->partial,
 			};
-			int r;
-
 			i++;
 			s->offset++;
 			line.end_offset = s->offset;
@@ -617,10 +661,11 @@ int dnsmasq_log_split_feed(struct dnsmasq_log_split *s, const char *data, size_t
 			s->partial = 0;
 			r = cb(&line, ctx);
 			if (r < 0)
-				return r;
+				break;
 		}
 	}
-	return 0;
+	tail_push(s, data + synced, i - synced);
+	return r < 0 ? r : 0;
 }
 
 uint64_t dnsmasq_log_split_pending(const struct dnsmasq_log_split *s)

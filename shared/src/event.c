@@ -147,14 +147,44 @@ void shield_event_set_detail(struct shield_event *ev, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* n decimal digits of v, zero-padded. */
+static char *put_digits(char *p, unsigned v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + n;
+}
+
 const char *shield_event_format_ts(uint64_t ts_ms, char *out, size_t size)
 {
 	time_t sec = (time_t)(ts_ms / 1000);
 	struct tm tm;
 	char date[64];
 
-	if (!gmtime_r(&sec, &tm) || !strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm))
+	if (!gmtime_r(&sec, &tm)) {
 		date[0] = '\0';
+	} else if (size >= 30 && tm.tm_year >= 0 && tm.tm_year + 1900 <= 9999) {
+		/* What strftime and snprintf below write, without them (once per event). */
+		char *p = out;
+
+		p = put_digits(p, (unsigned)tm.tm_year + 1900, 4);
+		*p++ = '-';
+		p = put_digits(p, (unsigned)tm.tm_mon + 1, 2);
+		*p++ = '-';
+		p = put_digits(p, (unsigned)tm.tm_mday, 2);
+		*p++ = 'T';
+		p = put_digits(p, (unsigned)tm.tm_hour, 2);
+		*p++ = ':';
+		p = put_digits(p, (unsigned)tm.tm_min, 2);
+		*p++ = ':';
+		p = put_digits(p, (unsigned)tm.tm_sec, 2);
+		*p++ = '.';
+		p = put_digits(p, (unsigned)(ts_ms % 1000), 3);
+		memcpy(p, "+00:00", 7);
+		return out;
+	} else if (!strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		date[0] = '\0';
+	}
 	snprintf(out, size, "%s.%03u+00:00", date, (unsigned)(ts_ms % 1000));
 	return out;
 }

@@ -27,8 +27,10 @@ uint64_t htab_hash_fast(const void *data, size_t len)
 		h ^= h >> 29;
 	}
 	if (len) {
+		/* The last 1-7 bytes, without a call to memcpy of a variable length. */
 		w = 0;
-		memcpy(&w, p, len);
+		for (size_t i = 0; i < len; i++)
+			w |= (uint64_t)p[i] << (8 * i);
 		h = (h ^ w) * 0xff51afd7ed558ccdULL;
 	}
 	/* The finaliser of MurmurHash3: every input bit reaches the low bits. */

@@ -362,7 +362,7 @@ static void stamp(struct shadow *s, struct shield_event *ev, const struct shadow
 
 	ev->ts_ms = now->wall_ms;
 	ev->id = ++*seq;
-	snprintf(ev->container, sizeof(ev->container), "%s", s->cfg.container);
+	copy_text(ev->container, sizeof(ev->container), s->cfg.container);
 }
 
 /* Stamp, count and hand out an event that opens no item; ev is consumed. */
@@ -1205,6 +1205,23 @@ static int addr_cmp(const void *a, const void *b)
 	return memcmp(x->addr, y->addr, 16);
 }
 
+/* Sort a response's addresses: mostly one or two, where qsort's call costs more than the sort. */
+static void sort_addrs(struct addr_prefix *a, size_t n)
+{
+	if (n > 16) {
+		qsort(a, n, sizeof(*a), addr_cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct addr_prefix x = a[i];
+		size_t j = i;
+
+		for (; j > 0 && addr_cmp(&a[j - 1], &x) > 0; j--)
+			a[j] = a[j - 1];
+		a[j] = x;
+	}
+}
+
 /* The response is complete: compare each family's addresses with the name's last answer. */
 static int response_finish(struct shadow *s, const struct shadow_now *now,
 			   struct shadow_output *out)
@@ -1247,7 +1264,7 @@ static int response_finish(struct shadow *s, const struct shadow_now *now,
 
 		if (!n)
 			continue;
-		qsort(cur, n, sizeof(*cur), addr_cmp);
+		sort_addrs(cur, n);
 		/* The same answer as last time (the common case): nothing to compare or copy. */
 		if (prev->have && prev->n == n && memcmp(prev->addrs, cur, n * sizeof(*cur)) == 0) {
 			prev->at_mono = rp->started_mono;

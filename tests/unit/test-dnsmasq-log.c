@@ -667,6 +667,121 @@ static void test_split_refusal(void **state)
 	assert_int_equal(dnsmasq_log_split_feed(&s, NULL, 1, collect, &c), -EINVAL);
 }
 
+/* Every line's view, recorded to compare one stream fed in different pieces. */
+struct seen {
+	struct {
+		size_t len;
+		bool too_long;
+		uint64_t full_len, end;
+		uint64_t data_hash;
+		size_t tail_len;
+		char tail[DNSMASQ_LOG_TAIL_MAX];
+	} l[16384];
+	size_t n;
+	size_t refuse_at; /* refuse the line with this index (SIZE_MAX = none) */
+};
+
+static int record(const struct dnsmasq_log_line *l, void *ctx)
+{
+	struct seen *s = ctx;
+	uint64_t h = 1469598103934665603ULL;
+
+	assert_true(s->n < ARRAY_SIZE(s->l));
+	for (size_t i = 0; i < l->len; i++)
+		h = (h ^ (unsigned char)l->data[i]) * 1099511628211ULL;
+	s->l[s->n].len = l->len;
+	s->l[s->n].too_long = l->too_long;
+	s->l[s->n].full_len = l->full_len;
+	s->l[s->n].end = l->end_offset;
+	s->l[s->n].data_hash = h;
+	s->l[s->n].tail_len = l->tail_len;
+	memcpy(s->l[s->n].tail, l->tail, l->tail_len);
+	return s->n++ == s->refuse_at ? -ECANCELED : 0;
+}
+
+/* Feed text in pieces of at most max bytes (pseudo-random sizes; max 1: byte by byte). */
+static int feed_pieces(struct dnsmasq_log_split *sp, const char *text, size_t len, size_t max,
+		       struct seen *seen, uint32_t seed)
+{
+	for (size_t off = 0; off < len;) {
+		size_t n;
+		int r;
+
+		seed = seed * 1103515245u + 12345u;
+		n = 1 + (seed >> 8) % max;
+		if (n > len - off)
+			n = len - off;
+		r = dnsmasq_log_split_feed(sp, text + off, n, record, seen);
+		if (r < 0)
+			return r;
+		off += n;
+	}
+	return 0;
+}
+
+/*
+ * The same stream gives the same lines, offsets and tails whether it comes
+ * byte by byte (every line through the splitter's buffer), in odd pieces or
+ * at once (most lines handed out where they lie in the caller's bytes),
+ * and leaves the splitter in the same state, also when a line is refused.
+ */
+static void test_split_pieces(void **state)
+{
+	static struct seen one, other;
+	struct dnsmasq_log_split a, b;
+	size_t len = 0, cap = 600000;
+	char *text = malloc(cap);
+	uint32_t seed = 42;
+
+	(void)state;
+	assert_non_null(text);
+	while (len < cap - 2 * DNSMASQ_LOG_LINE_MAX - 10) {
+		size_t n;
+
+		seed = seed * 1103515245u + 12345u;
+		n = (seed >> 8) % 100 == 0 ? DNSMASQ_LOG_LINE_MAX - 2 + (seed >> 16) % 5
+		    : (seed >> 8) % 7 == 0 ? (seed >> 12) % 8
+					   : (seed >> 12) % 200;
+		for (size_t i = 0; i < n; i++)
+			text[len++] = (char)('a' + (seed + i * 7) % 26);
+		text[len++] = '\n';
+	}
+	memcpy(text + len, "unfinished", 10);
+	len += 10;
+
+	memset(&one, 0, sizeof(one));
+	one.refuse_at = SIZE_MAX;
+	dnsmasq_log_split_init(&a, 7);
+	assert_int_equal(feed_pieces(&a, text, len, 1, &one, 1), 0);
+	assert_true(one.n > 1000);
+	for (size_t max = 2; max <= 2 * len; max = max * 5 + 3) {
+		memset(&other, 0, sizeof(other));
+		other.refuse_at = SIZE_MAX;
+		dnsmasq_log_split_init(&b, 7);
+		assert_int_equal(feed_pieces(&b, text, len, max, &other, (uint32_t)max), 0);
+		assert_int_equal(other.n, one.n);
+		assert_memory_equal(other.l, one.l, one.n * sizeof(one.l[0]));
+		assert_int_equal(b.offset, a.offset);
+		assert_int_equal(b.consumed, a.consumed);
+		assert_int_equal(b.partial, a.partial);
+		assert_int_equal(b.len, a.len);
+		assert_memory_equal(b.buf, a.buf, a.len);
+		assert_int_equal(b.tail_len, a.tail_len);
+		assert_memory_equal(b.tail, a.tail, a.tail_len);
+	}
+	/* Refused in the middle of one big feed: consumed up to that line, its tail kept. */
+	memset(&other, 0, sizeof(other));
+	other.refuse_at = one.n / 2;
+	dnsmasq_log_split_init(&b, 7);
+	assert_int_equal(dnsmasq_log_split_feed(&b, text, len, record, &other), -ECANCELED);
+	assert_int_equal(other.n, one.n / 2 + 1);
+	assert_int_equal(b.consumed, one.l[one.n / 2].end);
+	assert_int_equal(b.offset, b.consumed);
+	assert_int_equal(b.tail_len, one.l[one.n / 2].tail_len);
+	assert_memory_equal(b.tail, one.l[one.n / 2].tail, b.tail_len);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -675,6 +790,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),	cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_kind_names),	cmocka_unit_test(test_split_byte_by_byte),
 		cmocka_unit_test(test_split_cap),	cmocka_unit_test(test_split_refusal),
+		cmocka_unit_test(test_split_pieces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -65,6 +66,22 @@ static void test_timestamps(void **state)
 	assert_int_equal(shield_event_parse_ts("2025-11-25T22:53:46.12Z", &ms), -EINVAL);
 	assert_int_equal(shield_event_parse_ts("2025-11-25T22:53:46+01:00", &ms), -EINVAL);
 	assert_int_equal(shield_event_parse_ts(NULL, &ms), -EINVAL);
+	/* Written by hand for years 1900-9999: as strftime writes them, across the range. */
+	for (uint64_t t = 0; t < 253402300800000ULL; t = t * 3 + 7919) {
+		time_t sec = (time_t)(t / 1000);
+		char want[80], date[64];
+		struct tm tm;
+
+		assert_non_null(gmtime_r(&sec, &tm));
+		assert_true(strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) > 0);
+		snprintf(want, sizeof(want), "%s.%03u+00:00", date, (unsigned)(t % 1000));
+		assert_string_equal(shield_event_format_ts(t, ts, sizeof(ts)), want);
+		assert_int_equal(shield_event_parse_ts(ts, &ms), 0);
+		assert_int_equal(ms, t);
+	}
+	/* Past 9999 strftime's own text. */
+	assert_string_equal(shield_event_format_ts(253402300800000ULL, ts, sizeof(ts)),
+			    "10000-01-01T00:00:00.000+00:00");
 }
 
 /* A rotation with every field, encoded and decoded back. */
