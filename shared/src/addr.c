@@ -200,6 +200,27 @@ void addr_format(const struct addr_prefix *a, char out[ADDR_TEXT_MAX])
 		out[0] = '\0'; /* unset (family 0) */
 		return;
 	}
+	if (a->family == AF_INET) {
+		/* inet_ntop's "%u.%u.%u.%u" by hand: events list addresses by the hundred. */
+		char *p = out;
+
+		for (int i = 0; i < 4; i++) {
+			unsigned v = a->addr[i];
+
+			if (i)
+				*p++ = '.';
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+		}
+		if (!addr_is_host(a))
+			snprintf(p, ADDR_TEXT_MAX - (size_t)(p - out), "/%u", (unsigned)a->plen);
+		else
+			*p = '\0';
+		return;
+	}
 	if (!inet_ntop(a->family, a->addr, text, sizeof(text)))
 		text[0] = '\0'; /* cannot happen: the buffer fits every address */
 	if (addr_is_host(a))

@@ -739,10 +739,9 @@ static int resp_policy(struct shadow *s, struct domain_stats **stats)
 
 /* --------------------------------------------------------- kernel view */
 
-static struct kelem *kernel_find(const struct shadow *s, const struct ekey *k)
+/* kernel_find with the key's hash at hand. */
+static struct kelem *kernel_find_h(const struct shadow *s, const struct ekey *k, uint64_t h)
 {
-	uint64_t h = ekey_hash(k);
-
 	for (struct hnode *n = htab_bucket(&s->kernel, h); n; n = n->next) {
 		struct kelem *e = HTAB_ENTRY(n, struct kelem, node);
 
@@ -750,6 +749,11 @@ static struct kelem *kernel_find(const struct shadow *s, const struct ekey *k)
 			return e;
 	}
 	return NULL;
+}
+
+static struct kelem *kernel_find(const struct shadow *s, const struct ekey *k)
+{
+	return kernel_find_h(s, k, ekey_hash(k));
 }
 
 static bool kelem_live(const struct kelem *e, uint64_t now)
@@ -851,10 +855,8 @@ static void kelem_timers(struct shadow *s, struct kelem *e, const struct nft_ele
 
 /* --------------------------------------------------------- dynamic entries */
 
-static struct dentry *dyn_find(const struct shadow *s, const struct ekey *k)
+static struct dentry *dyn_find_h(const struct shadow *s, const struct ekey *k, uint64_t h)
 {
-	uint64_t h = ekey_hash(k);
-
 	for (struct hnode *n = htab_bucket(&s->dyn, h); n; n = n->next) {
 		struct dentry *d = HTAB_ENTRY(n, struct dentry, node);
 
@@ -864,9 +866,15 @@ static struct dentry *dyn_find(const struct shadow *s, const struct ekey *k)
 	return NULL;
 }
 
-static struct dentry *dyn_upsert(struct shadow *s, const struct ekey *k)
+static struct dentry *dyn_find(const struct shadow *s, const struct ekey *k)
 {
-	struct dentry *d = dyn_find(s, k);
+	return dyn_find_h(s, k, ekey_hash(k));
+}
+
+/* The dynamic entry of k (h: its hash), a new zeroed one if there is none; NULL on -ENOMEM. */
+static struct dentry *dyn_upsert_h(struct shadow *s, const struct ekey *k, uint64_t h)
+{
+	struct dentry *d = dyn_find_h(s, k, h);
 
 	if (d)
 		return d;
@@ -874,11 +882,16 @@ static struct dentry *dyn_upsert(struct shadow *s, const struct ekey *k)
 	if (!d)
 		return NULL;
 	d->key = *k;
-	if (htab_insert(&s->dyn, &d->node, ekey_hash(k)) < 0) {
+	if (htab_insert(&s->dyn, &d->node, h) < 0) {
 		free(d);
 		return NULL;
 	}
 	return d;
+}
+
+static struct dentry *dyn_upsert(struct shadow *s, const struct ekey *k)
+{
+	return dyn_upsert_h(s, k, ekey_hash(k));
 }
 
 static void dyn_remove(struct shadow *s, struct dentry *d)
@@ -1474,6 +1487,7 @@ static int nftset_add(struct shadow *s, const struct dnsmasq_log_rec *rec,
 	struct kelem *e;
 	struct dentry *d;
 	struct ekey k;
+	uint64_t h;
 
 	if (set < 0 || !set_is_allow((enum nft_set_id)set) ||
 	    rec->addr.family != nft_set_family((enum nft_set_id)set))
@@ -1481,14 +1495,15 @@ static int nftset_add(struct shadow *s, const struct dnsmasq_log_rec *rec,
 	if (strnlen(rec->name, sizeof(d->domain)) >= sizeof(d->domain))
 		return 0; /* not a configured domain: those are at most 253 bytes */
 	ekey_from_prefix(&k, (enum nft_set_id)set, &rec->addr);
-	d = dyn_upsert(s, &k);
+	h = ekey_hash(&k); /* both tables are looked up with this key */
+	d = dyn_upsert_h(s, &k, h);
 	if (!d)
 		return -ENOMEM;
 	copy_text(d->domain, sizeof(d->domain), rec->name);
 	d->logged_at = now->mono_ms;
 	/* Re-adding a present element does not refresh its kernel timeout. */
 	d->expires_at = now->mono_ms + (uint64_t)s->cfg.params.set_timeout * 1000;
-	e = kernel_find(s, &k);
+	e = kernel_find_h(s, &k, h);
 	if (e && e->has_expiry && kelem_live(e, now->mono_ms) && e->expires_at < d->expires_at)
 		d->expires_at = e->expires_at;
 	note_expiry(s, d->expires_at);

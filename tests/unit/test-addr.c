@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "unit-helpers.h"
 
+#include <arpa/inet.h>
+
 #include <sys/socket.h>
 
 #include "shield/addr.h"
@@ -218,6 +220,32 @@ static void test_contains_equal(void **state)
 	assert_true(addr_equal(&a, &b));
 }
 
+/* IPv4 text is written by hand: as inet_ntop (and "/LEN" for a prefix) writes it. */
+static void test_format_v4_as_ntop(void **state)
+{
+	uint32_t x = 1;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		struct addr_prefix a = {.family = AF_INET};
+		char got[ADDR_TEXT_MAX], want[ADDR_TEXT_MAX], text[INET_ADDRSTRLEN];
+
+		x = x * 1103515245u + 12345u;
+		/* every octet width: 0, 1-9, 10-99, 100-255 */
+		for (int k = 0; k < 4; k++)
+			a.addr[k] =
+				(uint8_t)((x >> (8 * k)) % 4 == 0 ? 0 : (x >> (4 + 7 * k)) % 256);
+		a.plen = i % 3 ? 32 : (uint8_t)(x % 33);
+		assert_non_null(inet_ntop(AF_INET, a.addr, text, sizeof(text)));
+		if (a.plen == 32)
+			snprintf(want, sizeof(want), "%s", text);
+		else
+			snprintf(want, sizeof(want), "%s/%u", text, (unsigned)a.plen);
+		addr_format(&a, got);
+		assert_string_equal(got, want);
+	}
+}
+
 static void test_format_unset(void **state)
 {
 	struct addr_prefix a = {0};
@@ -234,7 +262,7 @@ int main(void)
 		cmocka_unit_test(test_ipv4),	     cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_malformed),    cmocka_unit_test(test_host_only),
 		cmocka_unit_test(test_range),	     cmocka_unit_test(test_contains_equal),
-		cmocka_unit_test(test_format_unset),
+		cmocka_unit_test(test_format_unset), cmocka_unit_test(test_format_v4_as_ntop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
