@@ -443,6 +443,7 @@ static void clear_fields(struct dnsmasq_log_rec *rec)
 static void parse_prefix(struct span *m, struct dnsmasq_log_rec *rec)
 {
 	struct span s = *m, rest;
+	bool dnsmasq;
 	ssize_t open;
 	size_t close;
 	uint64_t pid;
@@ -454,7 +455,8 @@ static void parse_prefix(struct span *m, struct dnsmasq_log_rec *rec)
 	s = span_skip(s, 16);
 no_stamp:
 	/* "dnsmasq[PID]: " (also "dnsmasq-dhcp[PID]: " and the like) */
-	open = span_starts(s, "dnsmasq[") ? 7 : span_find_char(s, '[');
+	dnsmasq = span_starts(s, "dnsmasq[");
+	open = dnsmasq ? 7 : span_find_char(s, '[');
 	if (open <= 0 || open > 32)
 		goto no_tag;
 	rest = span_skip(s, (size_t)open + 1);
@@ -464,7 +466,8 @@ no_stamp:
 		goto no_tag;
 	if (!span_u64((struct span){rest.p, close}, INT32_MAX, &pid))
 		goto no_tag;
-	for (ssize_t i = 0; i < open; i++)
+	for (ssize_t i = 0; !dnsmasq && i < open;
+	     i++) /* no space in the tag ("dnsmasq" has none) */
 		if (s.p[i] == ' ')
 			goto no_tag;
 	rec->pid = (int32_t)pid;

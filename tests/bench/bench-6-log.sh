@@ -82,10 +82,14 @@ for ((i = 0; i < RUNS; i++)); do
 	run_ours "$TMP/ours.raw"
 	[[ -z $ORIG ]] || run_orig "$TMP/orig.raw"
 done
-# Where the time goes: the splitter (with the reads) alone, and with the parser.
+# Where the time goes: the splitter (with the reads) alone, and with the
+# parser; and the whole path for a smaller container (200 names: its
+# state stays in the CPU's caches).
+BENCH_LOG_NAMES=200 "$BIN" gen "$TMP/small.log" "$LINES" >/dev/null || die "bench-log gen failed"
 for ((i = 0; i < RUNS; i++)); do
 	run_ours "$TMP/split.raw" --split-only
 	run_ours "$TMP/parse.raw" --parse-only
+	BENCH_LOG_NAMES=200 "$BIN" run "$TMP/small.log" >>"$TMP/small.raw" || die "bench-log run failed"
 done
 
 # Every run saw every line.
@@ -95,7 +99,7 @@ done
 
 # lines per CPU-second (and per wall-second) of each run
 rate() { awk -v col="$2" '{ printf "%.0f\n", $1 / ($col / 1e9) }' "$1"; }
-for v in ours split parse ${ORIG:+orig}; do
+for v in ours split parse small ${ORIG:+orig}; do
 	rate "$TMP/$v.raw" 2 >"$TMP/$v.cpu"
 	rate "$TMP/$v.raw" 3 >"$TMP/$v.wall"
 	awk '{ print $2 }' "$TMP/$v.raw" >"$TMP/$v.ns"
@@ -107,6 +111,7 @@ bench_stats_row "shield (nftsetd's path: split, parse, shadow, events), per CPU-
 bench_stats_row "shield, per wall-second (context)" "M lines/s" "$TMP/ours.wall" 1e6
 bench_stats_row "— the splitter and reads alone" "M lines/s" "$TMP/split.cpu" 1e6
 bench_stats_row "— splitter and parser, no shadow" "M lines/s" "$TMP/parse.cpu" 1e6
+bench_stats_row "— the whole path, a container of 200 names (context)" "M lines/s" "$TMP/small.cpu" 1e6
 if [[ -n $ORIG ]]; then
 	orig_events=$(awk 'NR == 1 { print $4 }' "$TMP/orig.raw")
 	bench_stats_row "original's DnsLogWatcher.poll() ($ORIG_REV, $("$PYTHON" --version 2>&1)), per CPU-second" "M lines/s" "$TMP/orig.cpu" 1e6
@@ -118,10 +123,17 @@ median=$(bench_median "$TMP/ours.cpu")
 measured=$(awk -v m="$median" 'BEGIN { printf "%.2fM lines/s (median)", m / 1e6 }')
 if bench_ge "$median" 5000000; then verdict=met; else verdict=missed; fi
 why=$(awk -v m="$median" 'BEGIN { printf "%.0f%%", (5000000 / m - 1) * 100 }')
+# ns a line of each stage, from the medians
+ns_of() { awk -v r="$(bench_median "$1")" 'BEGIN { printf "%.0f", 1e9 / r }'; }
+ns_split=$(ns_of "$TMP/split.cpu")
+ns_parse=$(($(ns_of "$TMP/parse.cpu") - ns_split))
+ns_all=$(ns_of "$TMP/ours.cpu")
+ns_shadow=$((ns_all - ns_split - ns_parse))
 bench_verdict 6 "≥ 5,000,000 lines/s on one core" "$measured" "$verdict" \
-	"$([[ $verdict == met ]] || printf 'Missed: the target needs %s more speed (200 ns a line; see below).' "$why")"
+	"$([[ $verdict == met ]] || printf 'Missed by %s: the target is 200 ns a line, the path takes %s ns (see below).' "$why" "$ns_all")"
 
 bench_text "The log: $mix (bench-log gen: 2,000 names under 20 allowed domains, answers rotating every 250,000 lines, 500 blocked names). Per line, shield splits, parses every field (stamp, pid, serial, client, name, answer or set and address), and updates the shadow state: expected set entries from nftset lines, the answer history per name (rotation), cached answers checked against the kernel view, blocked queries with repeat suppression; the first run made $events events (rotations, blocked queries), each encoded as the JSON line nftsetd writes."
+bench_text "Where the time goes (medians, CPU ns a line): reading and splitting $ns_split, parsing $ns_parse, the shadow state and events $ns_shadow; $ns_all in all. Most of the shadow's share is memory, not instructions: an nftset line looks its address up in two hash tables (expected entries and the kernel view, up to 12,000 elements for 2,000 names), which do not fit a core's 512 KiB L2 cache here; with 200 names (the context row) the same path runs near the target. Before this work the path ran at about 1.6M lines/s on this log; what took it to its current rate without changing what it computes: the address parser no longer quotes its input for an error message nobody asked for; the log parser builds a record without clearing its 1 KiB name buffer, reads dotted quads, pids and serials directly and finds fields with memchr/memrchr; the splitter hands out lines where they lie in the read buffer; shadow keys and names hash eight bytes at a time; a response looks its name's policy up once and an unchanged answer allocates nothing; the allowed-domain check and its statistics are one lookup; events are encoded without a jansson object (byte for byte the same line, checked against jansson in test-event and fuzz-event), with timestamps and IPv4 text written by hand."
 if [[ -n $ORIG ]]; then
 	bench_text "The original's watcher reads the same file with readline() and one regular expression per line and looks only at query[A]/query[AAAA] lines, classifying each name against the allowed domains and building an event for each blocked one ($orig_events, no repeat suppression); it keeps no state about answers, sets or rotation, so the ratio compares a full classifier with a query filter. Its package was taken from TEROK_SHIELD_SRC at $ORIG_REV with an empty terok_shield/__init__.py (that file imports a pydantic-based configuration the watcher does not use); dns_log.py and what it imports are run as published."
 else

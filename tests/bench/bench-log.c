@@ -12,6 +12,9 @@
  *     Prints the count of each line kind.
  *
  *   bench-log run FILE [--parse-only|--split-only]
+ *
+ *   BENCH_LOG_NAMES=N (a multiple of 20, default 2,000) sizes the world of
+ *   both: N names under 20 allowed domains; gen and run must agree.
  *     What nftsetd's tailer does with the file (nftsetd/tail.c read_some
  *     and on_line): pread in NFTSETD_READ_CHUNK pieces, the line splitter,
  *     dnsmasq_log_parse_line, shadow_log_record with the shadow state of a
@@ -45,9 +48,9 @@
 /* nftsetd's read size (nftsetd.h NFTSETD_READ_CHUNK). */
 #define READ_CHUNK (64 * 1024)
 
-/* The log's world: DOMAINS configured domains, HOSTS names under each. */
+/* The log's world: DOMAINS configured domains, hosts names under each (NAMES / DOMAINS). */
 #define DOMAINS 20
-#define HOSTS	100
+static unsigned hosts = 100;
 #define BLOCKED 500
 #define PID	4242
 
@@ -114,12 +117,12 @@ static void line(struct gen *g, enum dnsmasq_log_kind k, const char *fmt, ...)
 
 static void gen_one(struct gen *g)
 {
-	unsigned r = rnd(g) % 100, h = rnd(g) % (DOMAINS * HOSTS);
-	unsigned e = (unsigned)(g->lines / 250000) % 2, d = h / HOSTS;
+	unsigned r = rnd(g) % 100, h = rnd(g) % (DOMAINS * hosts);
+	unsigned e = (unsigned)(g->lines / 250000) % 2, d = h / hosts;
 	char name[128], a[64], b[64];
 
 	g->serial++;
-	snprintf(name, sizeof(name), "h%u.d%u.shield.test", h % HOSTS, d);
+	snprintf(name, sizeof(name), "h%u.d%u.shield.test", h % hosts, d);
 	v4_of(h, e, 0, a, sizeof(a));
 	v4_of(h, e, 1, b, sizeof(b));
 	if (r < 40) { /* upstream A: one or two addresses */
@@ -148,7 +151,7 @@ static void gen_one(struct gen *g)
 	} else if (r < 90) { /* a CNAME chain to a name of the same domain */
 		char alias[128];
 
-		snprintf(alias, sizeof(alias), "www%u.d%u.shield.test", h % HOSTS, d);
+		snprintf(alias, sizeof(alias), "www%u.d%u.shield.test", h % hosts, d);
 		line(g, DNSMASQ_LOG_QUERY, "query[A] %s from 127.0.0.1", alias);
 		line(g, DNSMASQ_LOG_FORWARDED, "forwarded %s to 198.18.1.53", alias);
 		line(g, DNSMASQ_LOG_REPLY, "reply %s is <CNAME>", alias);
@@ -227,7 +230,7 @@ static struct shadow *make_shadow(struct shadow_config *cfg, struct shadow_now *
 	/* The kernel holds what dnsmasq added: every address of every epoch. */
 	if (nft_ruleset_build(&cfg->ruleset, &rs, NULL) < 0)
 		fail("nft_ruleset_build");
-	for (unsigned h = 0; h < DOMAINS * HOSTS; h++) {
+	for (unsigned h = 0; h < DOMAINS * hosts; h++) {
 		for (unsigned e = 0; e < 2; e++) {
 			for (unsigned k = 0; k < 3; k++) {
 				enum nft_set_id set = k < 2 ? NFT_SET_ALLOW_V4 : NFT_SET_ALLOW_V6;
@@ -345,6 +348,20 @@ static int run(const char *path, enum stage stage)
 
 int main(int argc, char **argv)
 {
+	const char *names = getenv("BENCH_LOG_NAMES");
+
+	if (names) {
+		char *end;
+		unsigned long n = strtoul(names, &end, 10);
+
+		if (*end || n < DOMAINS || n % DOMAINS || n > 16000) {
+			fprintf(stderr,
+				"bench-log: BENCH_LOG_NAMES must be a multiple of %d up to 16000\n",
+				DOMAINS);
+			return 2;
+		}
+		hosts = (unsigned)(n / DOMAINS);
+	}
 	if (argc == 4 && strcmp(argv[1], "gen") == 0)
 		return gen(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "run") == 0)
@@ -353,7 +370,7 @@ int main(int argc, char **argv)
 		return run(argv[2], STAGE_PARSE);
 	if (argc == 4 && strcmp(argv[1], "run") == 0 && strcmp(argv[3], "--split-only") == 0)
 		return run(argv[2], STAGE_SPLIT);
-	fprintf(stderr, "Usage: bench-log gen FILE LINES | bench-log run FILE "
-			"[--parse-only|--split-only]\n");
+	fprintf(stderr, "Usage: [BENCH_LOG_NAMES=N] bench-log gen FILE LINES | "
+			"[BENCH_LOG_NAMES=N] bench-log run FILE [--parse-only|--split-only]\n");
 	return 2;
 }
