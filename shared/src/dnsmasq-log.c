@@ -206,10 +206,77 @@ static bool parse_v4_fast(struct span s, struct addr_prefix *out)
 	return true;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The common IPv6 forms: eight groups of 1-4 hex digits, or fewer with one
+ * "::". Anything else (an embedded IPv4 address, a doubt) is left to
+ * addr_parse_host (false here, nothing written).
+ */
+static bool parse_v6_fast(struct span s, struct addr_prefix *out)
+{
+	uint16_t g[8];
+	int n = 0, gap = -1;
+	size_t i = 0;
+
+	if (s.n < 2 || s.n > 39)
+		return false;
+	if (s.p[0] == ':') {
+		if (s.p[1] != ':')
+			return false;
+		gap = 0;
+		i = 2;
+	}
+	while (i < s.n) {
+		size_t start = i;
+		unsigned v = 0;
+		int d;
+
+		while (i < s.n && i - start < 4 && (d = hex_digit(s.p[i])) >= 0) {
+			v = v << 4 | (unsigned)d;
+			i++;
+		}
+		if (i == start || n == 8)
+			return false;
+		g[n++] = (uint16_t)v;
+		if (i == s.n)
+			break;
+		if (s.p[i++] != ':' || i == s.n)
+			return false;
+		if (s.p[i] == ':') {
+			if (gap >= 0)
+				return false;
+			gap = n;
+			i++;
+		}
+	}
+	if (gap < 0 ? n != 8 : n > 7)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->family = AF_INET6;
+	out->plen = 128;
+	for (int k = 0; k < n; k++) {
+		int at = gap < 0 || k < gap ? k : 8 - (n - k);
+
+		out->addr[2 * at] = (uint8_t)(g[k] >> 8);
+		out->addr[2 * at + 1] = (uint8_t)g[k];
+	}
+	return true;
+}
+
 /* An address with no prefix length; false otherwise. */
 static bool parse_host(struct span s, struct addr_prefix *out)
 {
-	if (parse_v4_fast(s, out))
+	if (parse_v4_fast(s, out) || parse_v6_fast(s, out))
 		return true;
 	if (s.n == 0 || s.n >= ADDR_TEXT_MAX || span_find_char(s, '/') >= 0)
 		return false;

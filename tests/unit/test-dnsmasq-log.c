@@ -537,6 +537,84 @@ static void test_kind_names(void **state)
 	assert_string_equal(dnsmasq_log_kind_name((enum dnsmasq_log_kind)99), "other");
 }
 
+/*
+ * The parser reads common IPv4 and IPv6 answers itself: whatever the text,
+ * it takes exactly what addr_parse_host takes, as the same address.
+ */
+static void test_answer_addresses(void **state)
+{
+	static const char *const fixed[] = {
+		"::",
+		"::1",
+		"1::",
+		"1:2:3:4:5:6:7:8",
+		"1:2:3:4:5:6:7::",
+		"::2:3:4:5:6:7:8",
+		"1:2:3:4:5:6:7:8:9",
+		"1::2::3",
+		":1::",
+		"1:",
+		":::",
+		"12345::",
+		"fe80::1%1",
+		"::ffff:1.2.3.4",
+		"2001:DB8::aBc",
+		"0.0.0.0",
+		"255.255.255.255",
+		"256.1.1.1",
+		"01.2.3.4",
+		"1.2.3",
+		"1.2.3.4.5",
+		"1..2.3",
+		"1.2.3.4.",
+		"0:0:0:0:0:0:0:0",
+		"1:2:3:4:5:6::7:8",
+		"1:2:3:4:5:6:7:8::",
+		"::1:2:3:4:5:6:7:8",
+		"a::b:c",
+	};
+	static const char v6chars[] = "0123456789abcdefABCDEF::::";
+	static const char v4chars[] = "0123456789..";
+	uint32_t seed = 99;
+
+	(void)state;
+	for (int i = 0; i < 200000 + (int)ARRAY_SIZE(fixed); i++) {
+		struct addr_prefix want;
+		struct dnsmasq_log_rec rec;
+		char text[64], line[160];
+		size_t n = 0;
+		bool ok;
+
+		if (i < (int)ARRAY_SIZE(fixed)) {
+			snprintf(text, sizeof(text), "%s", fixed[i]);
+		} else {
+			const char *set = i % 2 ? v6chars : v4chars;
+			size_t setn = strlen(set);
+
+			seed = seed * 1103515245u + 12345u;
+			n = 1 + (seed >> 8) % (i % 2 ? 42 : 17);
+			for (size_t k = 0; k < n; k++) {
+				seed = seed * 1103515245u + 12345u;
+				text[k] = set[(seed >> 10) % setn];
+			}
+			text[n] = '\0';
+		}
+		ok = addr_parse_host(text, strlen(text), &want, NULL) == 0;
+		snprintf(line, sizeof(line),
+			 "Nov 25 22:51:20 dnsmasq[1]: 4 127.0.0.1/2 reply a.test is %s", text);
+		assert_int_equal(dnsmasq_log_parse_line(line, strlen(line), &rec),
+				 DNSMASQ_LOG_REPLY);
+		if (ok) {
+			assert_int_equal(rec.answer, DNSMASQ_ANSWER_ADDR);
+			assert_int_equal(rec.addr.family, want.family);
+			assert_int_equal(rec.addr.plen, want.plen);
+			assert_memory_equal(rec.addr.addr, want.addr, sizeof(want.addr));
+		} else {
+			assert_int_not_equal(rec.answer, DNSMASQ_ANSWER_ADDR);
+		}
+	}
+}
+
 /* ------------------------------------------------------------ splitter */
 
 struct collected {
@@ -790,7 +868,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),	cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_kind_names),	cmocka_unit_test(test_split_byte_by_byte),
 		cmocka_unit_test(test_split_cap),	cmocka_unit_test(test_split_refusal),
-		cmocka_unit_test(test_split_pieces),
+		cmocka_unit_test(test_split_pieces),	cmocka_unit_test(test_answer_addresses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
