@@ -387,7 +387,13 @@ static bool utf8_valid(const char *s, size_t n)
 	uint32_t cp;
 
 	for (size_t i = 0; i < n;) {
-		size_t k = utf8_seq((const unsigned char *)s + i, n - i, &cp);
+		size_t k;
+
+		if ((unsigned char)s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		k = utf8_seq((const unsigned char *)s + i, n - i, &cp);
 
 		if (!k)
 			return false;
@@ -413,7 +419,14 @@ static void put_json_string(struct line *l, const char *s, size_t n)
 	l->p[l->n++] = '"';
 	for (size_t i = 0; i < n;) {
 		uint32_t cp;
-		size_t k = utf8_seq(u + i, n - i, &cp);
+		size_t k;
+
+		/* Printable ASCII but the two that need a backslash: as it is (most text). */
+		if (u[i] >= 0x20 && u[i] < 0x80 && u[i] != '"' && u[i] != '\\') {
+			l->p[l->n++] = (char)u[i++];
+			continue;
+		}
+		k = utf8_seq(u + i, n - i, &cp);
 
 		i += k ? k : 1;
 		if (!k)
@@ -515,10 +528,11 @@ int shield_event_encode(const struct shield_event *ev, char **out, size_t *len,
 	char ts[TIMESTAMP_MAX];
 	struct line l = {0};
 	/* Room: each text byte escapes to at most 6, keys and numbers are short. */
-	size_t room = 512 +
-		      6 * (sizeof(ev->container) + sizeof(ev->domain) + sizeof(ev->ip) +
-			   sizeof(ev->set) + sizeof(ev->comm) + sizeof(ev->detail)) +
-		      (ev->n_added + ev->n_removed) * (ADDR_TEXT_MAX + 3);
+	size_t text = strnlen(ev->container, sizeof(ev->container)) +
+		      strnlen(ev->domain, sizeof(ev->domain)) + strnlen(ev->ip, sizeof(ev->ip)) +
+		      strnlen(ev->set, sizeof(ev->set)) + strnlen(ev->comm, sizeof(ev->comm)) +
+		      strnlen(ev->detail, sizeof(ev->detail));
+	size_t room = 512 + 6 * text + (ev->n_added + ev->n_removed) * (ADDR_TEXT_MAX + 3);
 
 	l.p = malloc(room);
 	if (!l.p)
