@@ -89,16 +89,6 @@ static ssize_t span_find_char(struct span s, char c)
 	return q ? q - s.p : -1;
 }
 
-/* How many decimal digits s starts with (counting stops past 20: too many for span_u64). */
-static size_t span_digits(struct span s)
-{
-	size_t k = 0;
-
-	while (k < s.n && k <= 20 && s.p[k] >= '0' && s.p[k] <= '9')
-		k++;
-	return k;
-}
-
 /* Parse a decimal number without sign or leading junk, the whole span; false on overflow. */
 static bool span_u64(struct span s, uint64_t max, uint64_t *out)
 {
@@ -117,6 +107,32 @@ static bool span_u64(struct span s, uint64_t max, uint64_t *out)
 			return false;
 		v = v * 10 + d;
 	}
+	if (v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/*
+ * How many decimal digits s starts with (counting stops past 20: too many
+ * for span_u64), and their value when there are at most 18 (no overflow).
+ */
+static size_t span_digits(struct span s, uint64_t *value)
+{
+	uint64_t v = 0;
+	size_t k = 0;
+
+	while (k < s.n && k <= 20 && s.p[k] >= '0' && s.p[k] <= '9')
+		v = v * 10 + (uint64_t)(s.p[k++] - '0');
+	*value = v;
+	return k;
+}
+
+/* span_u64 of the k leading digits of s, whose value span_digits gave. */
+static bool digits_u64(struct span s, size_t k, uint64_t v, uint64_t max, uint64_t *out)
+{
+	if (k >= 19)
+		return span_u64((struct span){s.p, k}, max, out);
 	if (v > max)
 		return false;
 	*out = v;
@@ -445,13 +461,14 @@ static enum dnsmasq_log_kind classify_message(struct span m)
 static bool parse_extra(struct span *m, struct dnsmasq_log_rec *rec)
 {
 	/* The serial: digits up to the first space. */
-	size_t sp1 = span_digits(*m);
+	uint64_t v;
+	size_t sp1 = span_digits(*m, &v);
 	struct span rest;
 	ssize_t sp2;
 	uint64_t serial;
 
 	if (sp1 == 0 || sp1 >= m->n || m->p[sp1] != ' ' ||
-	    !span_u64((struct span){m->p, sp1}, UINT64_MAX, &serial))
+	    !digits_u64(*m, sp1, v, UINT64_MAX, &serial))
 		return false;
 	rest = span_skip(*m, sp1 + 1);
 	sp2 = span_find_char(rest, ' ');
@@ -528,10 +545,10 @@ no_stamp:
 		goto no_tag;
 	rest = span_skip(s, (size_t)open + 1);
 	/* The pid: digits up to the first ']', then ':'. */
-	close = span_digits(rest);
+	close = span_digits(rest, &pid);
 	if (close == 0 || close + 1 >= rest.n || rest.p[close] != ']' || rest.p[close + 1] != ':')
 		goto no_tag;
-	if (!span_u64((struct span){rest.p, close}, INT32_MAX, &pid))
+	if (!digits_u64(rest, close, pid, INT32_MAX, &pid))
 		goto no_tag;
 	for (ssize_t i = 0; !dnsmasq && i < open;
 	     i++) /* no space in the tag ("dnsmasq" has none) */

@@ -499,12 +499,20 @@ static void put_key(struct line *l, const char *key)
 	PUT_LIT(l, "\":");
 }
 
+/* "%lld" of v. */
 static void put_int(struct line *l, long long v)
 {
 	char b[24];
-	int k = snprintf(b, sizeof(b), "%lld", v);
+	size_t k = sizeof(b);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
-	put_raw(l, b, (size_t)k);
+	do {
+		b[--k] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		b[--k] = '-';
+	put_raw(l, b + k, sizeof(b) - k);
 }
 
 static void put_addrs(struct line *l, const struct addr_prefix *a, size_t n)

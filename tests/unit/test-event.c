@@ -281,6 +281,13 @@ static void test_encode_matches_jansson(void **state)
 		ev.age_ms = i % 2 ? -1 : (int64_t)i * 17;
 		ev.pid = i % 3 ? (int32_t)i : 0;
 		ev.repaired = i % 2;
+		/* numbers at their edges (an id past INT64_MAX is written as jansson's signed) */
+		if (i < 4)
+			ev.id = (uint64_t[]){UINT64_MAX, 1ULL << 63, INT64_MAX, 0}[i];
+		if (i == 4) {
+			ev.age_ms = INT64_MAX;
+			ev.pid = INT32_MAX;
+		}
 		assert_int_equal(shield_event_set_lists(&ev, a, i % 4, a + 1, i % 3), 0);
 		assert_same_line(&ev);
 		shield_event_free(&ev);
