@@ -82,6 +82,17 @@ static void ekey_from_prefix(struct ekey *k, enum nft_set_id set, const struct a
 {
 	uint8_t first[16], last[16];
 
+	/* A host of the set's family (every log line): first = last = the address. */
+	if (p->family == nft_set_family(set) && addr_is_host(p)) {
+		size_t n = set_alen(set);
+
+		memset(k, 0, sizeof(*k));
+		k->set = (uint8_t)set;
+		memcpy(k->first, p->addr, n);
+		memcpy(k->last, p->addr, n);
+		return;
+	}
+
 	addr_range(p, first, last);
 	ekey_from_range(k, set, first, last);
 }
