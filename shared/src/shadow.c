@@ -265,6 +265,7 @@ struct response {
 	bool policy_known;
 	int policy; /* enum policy */
 	struct domain_stats *stats;
+	uint64_t name_hash; /* name_hash(name) */
 };
 
 #define CHILD_PIDS 8
@@ -1263,7 +1264,7 @@ static int response_finish(struct shadow *s, const struct shadow_now *now,
 		return 0;
 	if (resp_policy(s, NULL) != POLICY_ALLOWED)
 		goto done;
-	h = name_hash(rp->name);
+	h = rp->name_hash;
 	st = name_find(s, rp->name, h);
 	if (!st) {
 		size_t len = strlen(rp->name);
@@ -1577,6 +1578,11 @@ int shadow_log_record(struct shadow *s, const struct dnsmasq_log_rec *rec,
 			s->resp.started_mono = now->mono_ms;
 			copy_text(s->resp.name, sizeof(s->resp.name), rec->name);
 			s->resp.policy_known = false;
+			s->resp.name_hash = name_hash(s->resp.name);
+			/* Its answer history is read when the response ends: fetch it meanwhile. */
+			if (s->names.nb)
+				__builtin_prefetch(
+					s->names.b[s->resp.name_hash & (s->names.nb - 1)]);
 		}
 		if (rec->answer == DNSMASQ_ANSWER_ADDR) {
 			struct domain_stats *ds;
