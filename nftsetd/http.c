@@ -5,9 +5,10 @@
  * "Connection: close"; a header of at most NFTSETD_HTTP_HEADER_MAX bytes
  * (431 beyond); NFTSETD_HTTP_TIMEOUT_MS to send it (408, then closed) and
  * again to read the answer; 404 for another path, 405 for another method;
- * at most NFTSETD_HTTP_CONNS_MAX connections, the next ones closed at
- * once. Request bodies are never read: what follows the header is drained
- * and ignored until the client closes.
+ * at most NFTSETD_HTTP_CONNS_MAX connections: past that the oldest is
+ * closed, so idle connections cannot lock a scrape out (each holds at most
+ * its header buffer and one answer). Request bodies are never read: what
+ * follows the header is drained and ignored until the client closes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -259,10 +260,15 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	if (d->n_http > NFTSETD_HTTP_CONNS_MAX) {
-		nlog(LOG_PRIO_WARNING, "metrics: more than %d HTTP connections, closing one",
+		struct http_conn *oldest = hc;
+
+		/* New ones go to the head: the oldest is the tail. */
+		while (oldest->next)
+			oldest = oldest->next;
+		nlog(LOG_PRIO_WARNING,
+		     "metrics: more than %d HTTP connections, closing the oldest one",
 		     NFTSETD_HTTP_CONNS_MAX);
-		conn_close(hc);
-		return;
+		conn_close(oldest);
 	}
 	uv_timer_start(&hc->timer, on_request_timeout, NFTSETD_HTTP_TIMEOUT_MS, 0);
 	r = uv_read_start((uv_stream_t *)&hc->tcp, on_alloc, on_read);
