@@ -72,7 +72,6 @@ static void container_free(struct container *c)
 	free(c->e.state_dir);
 	free(c->e.netns);
 	shadow_free(c->shadow);
-	metrics_container_free(c);
 	if (c->dirfd >= 0)
 		close(c->dirfd);
 	if (c->nsfd >= 0)

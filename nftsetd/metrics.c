@@ -25,16 +25,31 @@
 /* Seconds: shield-hook's setup takes tens of milliseconds on an idle host. */
 static const double hook_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
-static char audit_buf[64 * 1024];
+static char audit_buf[AUDIT_LINE_MAX * 4];
 
-void metrics_container_free(struct container *c)
+/* One whole line of audit.jsonl: a "setup" entry is one hook time. */
+static void audit_line(struct container *c, const char *line, size_t len)
 {
-	if (c->audit.reading)
-		audit_reader_free(&c->audit.rd);
-	c->audit.reading = false;
+	struct shield_error err = {0};
+	struct audit_entry e = {0};
+	double ms;
+
+	/* Most lines are allow/deny/...: only a line naming "setup" is parsed. */
+	if (len > AUDIT_LINE_MAX || !memmem(line, len, "\"setup\"", 7))
+		return;
+	if (audit_entry_parse(line, len, &e, &err) < 0)
+		return;
+	if (e.action && strcmp(e.action, "setup") == 0 && metrics_setup_ms(e.detail, &ms) == 0)
+		metrics_hist_observe(&c->audit.hook, hook_bounds, ARRAY_SIZE(hook_bounds),
+				     ms / 1000);
+	audit_entry_free(&e);
 }
 
-/* Read what audit.jsonl gained since the last scrape; every "setup" entry is one hook time. */
+/*
+ * Read what audit.jsonl gained since the last scrape, whole lines only: the
+ * offset stays at the end of the last whole line, so a line being written
+ * is read again, complete, next time (no partial line is kept).
+ */
 static void audit_follow(struct container *c)
 {
 	struct audit_follow *a = &c->audit;
@@ -47,43 +62,43 @@ static void audit_follow(struct container *c)
 	fd = openat(c->dirfd, AUDIT_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
-	if (!a->reading) {
-		audit_reader_init(&a->rd, 0);
-		a->reading = true;
-	}
 	if ((uint64_t)st.st_dev != a->dev || (uint64_t)st.st_ino != a->ino ||
 	    (uint64_t)st.st_size < a->offset) {
+		/* Another file, or this one cut shorter: from its start. */
 		a->dev = (uint64_t)st.st_dev;
 		a->ino = (uint64_t)st.st_ino;
 		a->offset = 0;
-		audit_reader_reset(&a->rd);
+		a->skipping = false;
 	}
 	while (a->offset < (uint64_t)st.st_size && budget > 0) {
-		struct audit_log log = {0};
-		size_t want = sizeof(audit_buf);
-		ssize_t n;
+		const char *p = audit_buf, *last;
+		ssize_t n = pread(fd, audit_buf, sizeof(audit_buf), (off_t)a->offset);
 
-		if (want > budget)
-			want = (size_t)budget;
-		n = pread(fd, audit_buf, want, (off_t)a->offset);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		a->offset += (uint64_t)n;
-		budget -= (uint64_t)n;
-		if (audit_reader_feed(&a->rd, audit_buf, (size_t)n, &log) < 0)
-			nlog(LOG_PRIO_ERR, "%s: out of memory reading audit.jsonl",
-			     container_label(c));
-		for (size_t i = 0; i < log.n; i++) {
-			double ms;
-
-			if (log.v[i].action && strcmp(log.v[i].action, "setup") == 0 &&
-			    metrics_setup_ms(log.v[i].detail, &ms) == 0)
-				metrics_hist_observe(&a->hook, hook_bounds, ARRAY_SIZE(hook_bounds),
-						     ms / 1000);
+		last = memrchr(audit_buf, '\n', (size_t)n);
+		if (!last) {
+			if ((size_t)n < sizeof(audit_buf))
+				break; /* a line still being written */
+			/* A line longer than a read (and AUDIT_LINE_MAX): skipped. */
+			a->offset += (uint64_t)n;
+			budget -= (uint64_t)n < budget ? (uint64_t)n : budget;
+			a->skipping = true;
+			continue;
 		}
-		audit_log_free(&log);
+		while (p <= last) {
+			const char *nl = memchr(p, '\n', (size_t)(last - p) + 1);
+
+			if (a->skipping)
+				a->skipping = false; /* the end of the long line */
+			else
+				audit_line(c, p, (size_t)(nl - p));
+			p = nl + 1;
+		}
+		a->offset += (uint64_t)(p - audit_buf);
+		budget -= (uint64_t)(p - audit_buf) < budget ? (uint64_t)(p - audit_buf) : budget;
 	}
 }
 

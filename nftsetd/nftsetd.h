@@ -216,10 +216,9 @@ struct container {
 	/* Metrics (metrics.c): repairs done, and the hook times read from audit.jsonl. */
 	uint64_t repairs;
 	struct audit_follow {
-		uint64_t dev, ino, offset; /* the file and how far it was read */
-		bool reading;		   /* rd is initialised */
-		struct audit_reader rd;
-		struct metrics_hist hook; /* seconds of each "setup" entry */
+		uint64_t dev, ino, offset; /* the file, and the end of its last whole line read */
+		bool skipping;		   /* in a line longer than a read: up to its end */
+		struct metrics_hist hook;  /* seconds of each "setup" entry */
 	} audit;
 
 	unsigned handles; /* open handles; the last close callback frees c */
@@ -325,8 +324,6 @@ unsigned server_subscribers(const struct daemon *d);
  * where the last scrape stopped): 0, or b->error (-ENOMEM, -E2BIG).
  */
 int metrics_render(struct daemon *d, struct metrics_buf *b);
-/* Free what a container's metrics hold (its audit reader). */
-void metrics_container_free(struct container *c);
 /* Listen on --metrics-listen (nothing when it is not given). */
 int http_start(struct daemon *d, struct shield_error *err);
 void http_stop(struct daemon *d);
