@@ -224,8 +224,9 @@ bench_verdict() {
 	met | missed | report | "not run") ;;
 	*) die "bench_verdict: verdict must be met, missed, report or 'not run', not '$verdict'" ;;
 	esac
-	_bench_emit "**${what}** — target: ${target}; measured: ${measured}; verdict: **${verdict}**." \
-		"${why:+$why}" ""
+	_bench_emit "**${what}** — target: ${target}; measured: ${measured}; verdict: **${verdict}**."
+	[[ -z $why ]] || _bench_emit "$why"
+	_bench_emit ""
 	local line
 	line=$(printf '%s\t%s\t%s\t%s\t%s' "$n" "$what" "$target" "$measured" "$verdict")
 	if [[ -n ${BENCH_OUT:-} ]]; then
