@@ -54,7 +54,7 @@ per_elem=$(awk -v m="$a_med" -v n="$N" 'BEGIN { printf "%.1f", m * 1000 / n }')
 sampled="every ${EVERY}th address timed, the total extrapolated (×$EVERY)"
 [[ $EVERY == 1 ]] && sampled="all $N processes timed"
 
-bench_reproduce "sudo BENCH_ONLY=4 tests/bench/run-benchmarks.sh (or: sudo tests/bench/bench-4-set-writes.sh after cmake --build --preset release; BENCH_EVERY=1 times all $N nft processes)"
+bench_reproduce "sudo BENCH_ONLY=4 tests/bench/run-benchmarks.sh" "sudo tests/bench/bench-4-set-writes.sh" # the latter after cmake --build --preset release
 bench_text "$N IPv4 addresses (spread over 198.18.0.0/15, none adjacent) added to \`allow_v4\`" \
 	"(an interval set with a 30 min default timeout, as a learnt answer gets it), empty at" \
 	"the start of each run; $RUNS runs of each way, interleaved, the order alternating." \

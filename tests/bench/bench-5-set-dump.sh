@@ -30,7 +30,7 @@ say "bench-5: $RUNS runs of each at sizes $SIZES ..."
 # shellcheck disable=SC2086 # one size per word
 "$BENCH_BIN_DIR/bench-set-dump" "$RUNS" "$TMP" $SIZES || die "bench-set-dump failed (exit $?)"
 
-bench_reproduce "sudo BENCH_ONLY=5 tests/bench/run-benchmarks.sh (or: sudo tests/bench/bench-5-set-dump.sh after cmake --build --preset release)"
+bench_reproduce "sudo BENCH_ONLY=5 tests/bench/run-benchmarks.sh" "sudo tests/bench/bench-5-set-dump.sh" # the latter after cmake --build --preset release
 bench_text "\`allow_v4\` holds N learnt addresses (30 min timeout), and a shadow state knows them" \
 	"from dnsmasq's log lines, as after N answers. One pass = dump the set + decode +" \
 	"\`shadow_kernel_set\` (the diff nftsetd runs: unexplained, missing, denied elements," \
