@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * bench-commit STATE_DIR NFT_FILE RUNS OUT_DIR [SHIELD_BIN]: benchmark 1,
+ * bench-commit STATE_DIR NFT_FILE RUNS OUT_DIR [SHIELD_BIN [SEND_TIME_SO]]: benchmark 1,
  * ruleset commit. In a network namespace of its own, RUNS times, in turn
  * (the order alternates from run to run):
  *   a  our one netlink batch: socket open, nft_apply_ruleset (the table
  *      with its sets, 50 static elements, chains and rules in one
  *      transaction), socket close; timed in this process;
  *   b  `nft -f NFT_FILE` (the same ruleset, from `shield preview`), fork to
- *      exit;
+ *      exit; with SEND_TIME_SO (bench-send-time.so) preloaded into it, the
+ *      time nft spends in its sends goes to OUT_DIR/b-kernel.ns;
  *   c  `shield apply --state-dir STATE_DIR --netns ...` (with SHIELD_BIN):
  *      a whole process that loads the bundle, commits and verifies, fork
  *      to exit; context for a process-to-process view.
@@ -134,15 +135,15 @@ int main(int argc, char **argv)
 	struct bundle_rules b = {0};
 	_cleanup_free_ char *text = NULL, *file = NULL;
 	_cleanup_close_ int dirfd = -1;
-	char netns[64];
+	char netns[64], send_out[4096];
 	size_t runs, expiring = 0;
 	FILE *out[3], *kernel;
 	FILE *f;
 	long size;
 
-	if (argc < 5 || argc > 6) {
-		fprintf(stderr,
-			"Usage: bench-commit STATE_DIR NFT_FILE RUNS OUT_DIR [SHIELD_BIN]\n");
+	if (argc < 5 || argc > 7) {
+		fprintf(stderr, "Usage: bench-commit STATE_DIR NFT_FILE RUNS OUT_DIR [SHIELD_BIN "
+				"[SEND_TIME_SO]]\n");
 		return 2;
 	}
 	runs = bench_count("RUNS", argv[3], 100000);
@@ -185,6 +186,7 @@ int main(int argc, char **argv)
 	out[1] = bench_out(argv[4], "b.ns");
 	out[2] = argc > 5 ? bench_out(argv[4], "c.ns") : NULL;
 	kernel = bench_out(argv[4], "a-kernel.ns");
+	snprintf(send_out, sizeof(send_out), "%s/b-kernel.ns", argv[4]);
 	/* One untimed warm-up of each (page cache, the kernel's first table). */
 	for (size_t i = 0; i <= runs; i++) {
 		for (int k = 0; k < 3; k++) {
@@ -197,7 +199,15 @@ int main(int argc, char **argv)
 			delete_table();
 			if (v == 0)
 				ns = run_a();
-			else if (v == 1)
+			else if (v == 1 && argc > 6 && i > 0) {
+				/* Only nft gets the preload (setenv before its fork). */
+				if (setenv("LD_PRELOAD", argv[6], 1) < 0 ||
+				    setenv("BENCH_SEND_OUT", send_out, 1) < 0)
+					bench_fail("setenv: %s", strerror(errno));
+				ns = bench_run(nft_argv, NULL);
+				unsetenv("LD_PRELOAD");
+				unsetenv("BENCH_SEND_OUT");
+			} else if (v == 1)
 				ns = bench_run(nft_argv, NULL);
 			else
 				ns = bench_run(apply_argv, NULL);
