@@ -217,6 +217,7 @@ verify_and_stop() {
 VARIANTS=(a b)
 [[ -z $ORIG ]] || VARIANTS+=(c)
 say "bench-2: $RUNS runs of each of ${VARIANTS[*]}, interleaved, after one untimed warm-up of each ..."
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 for v in "${VARIANTS[@]}"; do
 	"run_$v" "$TMP/warm.$v"
 	verify_and_stop "$v"
@@ -232,6 +233,8 @@ for ((i = 0; i < RUNS; i++)); do
 done
 
 # ---------------------------------------------------------------- report
+
+load_after=$(cut -d' ' -f1 /proc/loadavg)
 
 read -r _ a_med _ < <(bench_stats_file "$TMP/times.a" 1e6)
 a_median=$(bench_median "$TMP/times.a" 1e6)
@@ -251,6 +254,8 @@ for ((i = 0; i < RUNS && i < 15; i++)); do
 done
 rm -f "$BUNDLE/dnsmasq.pid"
 read -r _ d_med _ < <(bench_stats_file "$TMP/dnsmasq.alone" 1e6)
+# What (a) takes beyond dnsmasq's own start (medians).
+beyond=$(awk -v a="$a_median" -v d="$(bench_median "$TMP/dnsmasq.alone" 1e6)" 'BEGIN { printf "%.1f", a - d }')
 
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$(dirname "$SHIELD_HOOK_BIN")/../CMakeCache.txt" 2>/dev/null) || true
 bench_reproduce "sudo SHIELD_BENCH_ORIGINAL=DIR BENCH_ONLY=2 tests/bench/run-benchmarks.sh" \
@@ -261,7 +266,8 @@ bench_text "createRuntime, from the hook's exec to its exit, for a bundle of 50 
 	"interleaved (the order reversed every other round), after one untimed warm-up of each." \
 	"After every run (untimed) the table is there, the variant's dnsmasq runs in the namespace" \
 	"and answers a query; then it is stopped and the table deleted." \
-	"shield-hook build: ${build_type:-unknown}. DIR: where terok-shield's source is (see below)."
+	"shield-hook build: ${build_type:-unknown}. DIR: where terok-shield's source is (see below)." \
+	"Load average (1 min) at the start of the runs: $load_before, at the end: $load_after (2 cores)."
 bench_table variant runs min median max unit
 bench_stats_row "(a) \`shield-hook createRuntime\`: OCI state, bundle checks, netlink commit + verify, dnsmasq fork/exec + PID/cmdline/netns check, registry, audit" ms "$TMP/times.a" 1e6
 bench_stats_row "(b) \`sh\`: \`nsenter nft -f -\` + \`nsenter dnsmasq\` + PID file, cmdline and netns check" ms "$TMP/times.b" 1e6
@@ -276,7 +282,7 @@ if [[ -n $ORIG ]]; then
 fi
 bench_end_table
 
-where="Where (a)'s time goes: its own exec and start (about 1 ms here, mostly the kernel's exec and page faults, which cost microseconds each in this VM), reading the bundle and writing dnsmasq.conf (kept as it is when unchanged), then dnsmasq's start, which is most of it: dnsmasq alone takes ${d_med} ms median here to become ready (a Debian dnsmasq maps 22 libraries, daemonizes with two forks and sets up its nftset context before it reports ready). The ruleset's commit and verify (one netlink batch and one dump, in the container's namespace, which shield-hook enters for good) and the registry run while dnsmasq starts; what follows its readiness is the PID file, cmdline and namespace check, the registry entry and the audit line."
+where="Where (a)'s time goes: its own exec and start (about 1 ms here, mostly the kernel's exec and page faults, which cost microseconds each in this VM), reading the bundle and writing dnsmasq.conf (kept as it is when unchanged), then dnsmasq's start, which is most of it: dnsmasq alone takes ${d_med} ms median here to become ready (a Debian dnsmasq maps 22 libraries, daemonizes with two forks and sets up its nftset context before it reports ready). The ruleset's commit and verify (one netlink batch and one dump, in the container's namespace, which shield-hook enters for good) and the registry run while dnsmasq starts; what follows its readiness is the PID file, cmdline and namespace check, the registry entry and the audit line. (a)'s median is ${beyond} ms above dnsmasq's alone."
 if bench_le "$a_median" 9; then verdict=met; else verdict=missed; fi
 why=$where
 if [[ $verdict == missed ]]; then

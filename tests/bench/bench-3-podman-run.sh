@@ -105,6 +105,7 @@ teardowns_are() { [[ $(count teardown) == "$1" ]]; }
 # ---------------------------------------------------------------- measure
 
 say "bench-3: $RUNS runs of each, interleaved, after one untimed warm-up of each ..."
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 run_a "$TMP/warm.a"
 verify a
 run_b "$TMP/warm.b"
@@ -118,6 +119,8 @@ for ((i = 0; i < RUNS; i++)); do
 done
 
 # ---------------------------------------------------------------- report
+
+load_after=$(cut -d' ' -f1 /proc/loadavg)
 
 grep -o '"action":"setup".*; [0-9.]* ms' "$BUNDLE/audit.jsonl" | sed 's/.*; \([0-9.]*\) ms$/\1/' |
 	tail -n "$RUNS" >"$TMP/self.b"
@@ -138,7 +141,8 @@ bench_text "\`podman run --rm\` of a busybox root filesystem (busybox-static, \`
 	"createRuntime and poststop, resolv.conf, capability drops) for a bundle of 50 domains and" \
 	"50 static addresses. $RUNS runs of each, interleaved (the order alternating), after one untimed" \
 	"warm-up of each; after every run (b)'s audit log shows one more set-up and teardown and no" \
-	"dnsmasq or registry entry is left."
+	"dnsmasq or registry entry is left. Load average (1 min) at the start of the runs:" \
+	"$load_before, at the end: $load_after (2 cores)."
 bench_table variant runs min median max unit
 bench_stats_row "(a) \`podman run --rm\` without shield" ms "$TMP/times.a" 1e6
 bench_stats_row "(b) \`podman run --rm\` with shield (createRuntime + poststop hooks)" ms "$TMP/times.b" 1e6
