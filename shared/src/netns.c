@@ -57,7 +57,8 @@ int netns_enter(int nsfd, struct shield_error *err)
 	return 0;
 }
 
-bool netns_is_current(int nsfd)
+/* Whether the calling thread is in the network namespace nsfd. */
+static bool netns_is_current(int nsfd)
 {
 	struct stat here, there;
 

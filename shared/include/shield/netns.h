@@ -2,8 +2,6 @@
 /* Network namespace handles: open and check a path, run code inside one. */
 #pragma once
 
-#include <stdbool.h>
-
 #include "error.h"
 
 /* Open path (O_RDONLY|O_CLOEXEC) and check it is a network namespace; fd or -errno. */
@@ -27,6 +25,3 @@ int netns_call(int nsfd, int (*fn)(void *arg, struct shield_error *err), void *a
  * saves netns_call a thread per call). 0 or -errno.
  */
 int netns_enter(int nsfd, struct shield_error *err);
-
-/* Whether the calling thread is in the network namespace nsfd. */
-bool netns_is_current(int nsfd);
