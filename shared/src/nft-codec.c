@@ -7,6 +7,9 @@
  */
 #include <netinet/in.h> /* before any linux/ header: glibc guards the uapi duplicates */
 #include <arpa/inet.h>
+#include <endian.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <net/if.h>
@@ -772,7 +775,42 @@ static int raw_cmp(const void *a, const void *b, void *arg)
 	return (int)y->end - (int)x->end;
 }
 
+/* Whether raw[0..n) is in raw_cmp order. */
+static bool raw_sorted(const struct nft_raw_elem *raw, size_t n, size_t len)
+{
+	for (size_t i = 1; i < n; i++)
+		if (raw_cmp(&raw[i - 1], &raw[i], &len) > 0)
+			return false;
+	return true;
+}
+
 #define DECODE_ELEMS_MAX (1U << 20)
+
+/* Room for one more raw element in acc: a zeroed slot, or NULL with *r set. */
+static struct nft_raw_elem *raw_push(struct nft_raw_elems *acc, int *r)
+{
+	struct nft_raw_elem *raw;
+
+	if (acc->n == acc->cap) {
+		size_t ncap = acc->cap ? acc->cap * 2 : 64;
+		struct nft_raw_elem *nraw;
+
+		if (ncap > DECODE_ELEMS_MAX) {
+			*r = -E2BIG;
+			return NULL;
+		}
+		nraw = realloc(acc->raw, ncap * sizeof(*nraw));
+		if (!nraw) {
+			*r = -ENOMEM;
+			return NULL;
+		}
+		acc->raw = nraw;
+		acc->cap = ncap;
+	}
+	raw = &acc->raw[acc->n++];
+	memset(raw, 0, sizeof(*raw));
+	return raw;
+}
 
 int nft_raw_elems_collect(struct nftnl_set *ns, int family, struct nft_raw_elems *acc)
 {
@@ -788,29 +826,14 @@ int nft_raw_elems_collect(struct nftnl_set *ns, int family, struct nft_raw_elems
 		const void *key;
 		uint32_t klen = 0;
 
-		if (acc->n == acc->cap) {
-			size_t ncap = acc->cap ? acc->cap * 2 : 64;
-			struct nft_raw_elem *nraw;
-
-			if (ncap > DECODE_ELEMS_MAX) {
-				r = -E2BIG;
-				break;
-			}
-			nraw = realloc(acc->raw, ncap * sizeof(*nraw));
-			if (!nraw) {
-				r = -ENOMEM;
-				break;
-			}
-			acc->raw = nraw;
-			acc->cap = ncap;
-		}
 		key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
 		if (!key || klen != len) {
 			r = -EPROTO;
 			break;
 		}
-		raw = &acc->raw[acc->n++];
-		memset(raw, 0, sizeof(*raw));
+		raw = raw_push(acc, &r);
+		if (!raw)
+			break;
 		memcpy(raw->key, key, len);
 		raw->end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
 			   (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) &
@@ -826,14 +849,107 @@ int nft_raw_elems_collect(struct nftnl_set *ns, int family, struct nft_raw_elems
 	return r;
 }
 
+/* One element's attributes (inside NFTA_LIST_ELEM) into raw; -EPROTO when malformed. */
+static int raw_elem_parse(const struct nlattr *elem, size_t len, struct nft_raw_elem *raw)
+{
+	const struct nlattr *a, *v;
+	bool has_key = false;
+
+	mnl_attr_for_each_nested(a, elem)
+	{
+		switch (mnl_attr_get_type(a)) {
+		case NFTA_SET_ELEM_KEY:
+			if (mnl_attr_validate(a, MNL_TYPE_NESTED) < 0)
+				return -EPROTO;
+			mnl_attr_for_each_nested(v, a)
+			{
+				if (mnl_attr_get_type(v) != NFTA_DATA_VALUE)
+					continue;
+				if (mnl_attr_get_payload_len(v) != len)
+					return -EPROTO;
+				memcpy(raw->key, mnl_attr_get_payload(v), len);
+				has_key = true;
+			}
+			break;
+		case NFTA_SET_ELEM_FLAGS:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+				return -EPROTO;
+			raw->end = ntohl(mnl_attr_get_u32(a)) & NFT_SET_ELEM_INTERVAL_END;
+			break;
+		case NFTA_SET_ELEM_TIMEOUT:
+			if (mnl_attr_validate(a, MNL_TYPE_U64) < 0)
+				return -EPROTO;
+			raw->has_timeout = true;
+			raw->timeout_ms = be64toh(mnl_attr_get_u64(a));
+			break;
+		case NFTA_SET_ELEM_EXPIRATION:
+			if (mnl_attr_validate(a, MNL_TYPE_U64) < 0)
+				return -EPROTO;
+			raw->has_expiration = true;
+			raw->expires_ms = be64toh(mnl_attr_get_u64(a));
+			break;
+		default:
+			break;
+		}
+	}
+	return has_key ? 0 : -EPROTO;
+}
+
+int nft_raw_elems_parse(const struct nlmsghdr *nlh, int family, struct nft_raw_elems *acc)
+{
+	size_t len = elem_len(family);
+	const struct nlattr *list = NULL, *a, *elem;
+
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+		return -EPROTO;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		if (mnl_attr_validate(a, MNL_TYPE_NESTED) < 0)
+			return -EPROTO;
+		list = a;
+	}
+	if (!list)
+		return 0;
+	mnl_attr_for_each_nested(elem, list)
+	{
+		struct nft_raw_elem *raw;
+		int r = 0;
+
+		/* The kernel sends NFTA_LIST_ELEM and reads any type here; so do we. */
+		if (mnl_attr_validate(elem, MNL_TYPE_NESTED) < 0)
+			return -EPROTO;
+		raw = raw_push(acc, &r);
+		if (!raw)
+			return r;
+		r = raw_elem_parse(elem, len, raw);
+		if (r < 0) {
+			acc->n--;
+			return r;
+		}
+	}
+	return 0;
+}
+
 int nft_raw_elems_finish(struct nft_raw_elems *acc, int family, struct nft_set *out)
 {
 	struct nft_raw_elem *raw = acc->raw;
 	size_t n = acc->n, len = elem_len(family);
 	int r = 0;
 
-	if (n > 1)
-		qsort_r(raw, n, sizeof(*raw), raw_cmp, &len);
+	/* The kernel dumps an interval set from its highest key down: reversed,
+	 * that is already in order, and a sort of 20,000 ends is spared. */
+	if (n > 1 && !raw_sorted(raw, n, len)) {
+		for (size_t i = 0, j = n - 1; i < j; i++, j--) {
+			struct nft_raw_elem t = raw[i];
+
+			raw[i] = raw[j];
+			raw[j] = t;
+		}
+		if (!raw_sorted(raw, n, len))
+			qsort_r(raw, n, sizeof(*raw), raw_cmp, &len);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct nft_elem el;
 
