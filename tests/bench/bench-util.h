@@ -156,3 +156,38 @@ static inline size_t bench_count(const char *what, const char *text, size_t max)
 	}
 	return (size_t)v;
 }
+
+#ifdef BENCH_WRAP_SENDTO
+#include <dlfcn.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+/*
+ * The kernel runs a netlink transaction inside the sendto(2) that hands it
+ * the batch (nfnetlink_rcv_batch, synchronously, in the sender's context).
+ * A helper that defines BENCH_WRAP_SENDTO wraps this process's sendto
+ * (libshield's and libmnl's calls bind to it) and adds up the time spent in
+ * it while bench_sendto_count is set: the kernel's share of what it times.
+ */
+static bool bench_sendto_count;
+static uint64_t bench_sendto_ns;
+
+ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
+	       socklen_t addrlen)
+{
+	static ssize_t (*real)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	uint64_t t0;
+	ssize_t r;
+
+	if (!real) {
+		*(void **)&real = dlsym(RTLD_NEXT, "sendto");
+		if (!real)
+			bench_fail("dlsym(sendto): %s", dlerror());
+	}
+	t0 = bench_now_ns();
+	r = real(fd, buf, len, flags, addr, addrlen);
+	if (bench_sendto_count)
+		bench_sendto_ns += bench_now_ns() - t0;
+	return r;
+}
+#endif
