@@ -172,6 +172,7 @@ static uint64_t run_c(char *file)
 struct nftlib {
 	void *(*ctx_new)(uint32_t flags);
 	int (*run)(void *ctx, const char *buf);
+	void (*ctx_free)(void *ctx);
 	void *ctx;
 };
 
@@ -183,7 +184,8 @@ static bool nftlib_load(struct nftlib *l)
 		return false;
 	*(void **)&l->ctx_new = dlsym(h, "nft_ctx_new");
 	*(void **)&l->run = dlsym(h, "nft_run_cmd_from_buffer");
-	if (!l->ctx_new || !l->run)
+	*(void **)&l->ctx_free = dlsym(h, "nft_ctx_free");
+	if (!l->ctx_new || !l->run || !l->ctx_free)
 		return false;
 	l->ctx = l->ctx_new(0);
 	return l->ctx != NULL;
@@ -310,6 +312,8 @@ int main(int argc, char **argv)
 	for (int v = 0; v < 4; v++)
 		if (s_out[v])
 			fclose(s_out[v]);
+	if (have_lib)
+		lib.ctx_free(lib.ctx);
 	nft_ruleset_free(&rs);
 	free(addrs);
 	return 0;
