@@ -17,13 +17,14 @@
  * comparing it with the bundle's ruleset: `nft -f` has to have produced
  * what we commit, but for the static elements' timers (verify_nft).
  * Nanoseconds go to OUT_DIR/{a,b,c}.ns, one line per run, the part of a
- * spent in the kernel's sendto to OUT_DIR/a-kernel.ns, and the number
+ * spent in its netlink sendto and recvmsg calls (bench-util.h) to
+ * OUT_DIR/a-kernel.ns, and the number
  * of static elements that expire after `nft -f` to OUT_DIR/nft-expiring. Exit 1 when anything fails, 77 without privileges.
  */
 #include <netinet/in.h>
 #include <fcntl.h>
 
-#define BENCH_WRAP_SENDTO
+#define BENCH_WRAP_NETLINK
 #include "bench-util.h"
 #include "shield/bundle-rules.h"
 #include "shield/nft-netlink.h"
@@ -89,13 +90,13 @@ static uint64_t run_a(void)
 	struct nft_sock *s = NULL;
 	uint64_t t0 = bench_now_ns(), t1;
 
-	bench_sendto_ns = 0;
-	bench_sendto_count = true;
+	bench_kernel_ns = 0;
+	bench_kernel_count = true;
 	if (nft_sock_open(&s, &err) < 0 || nft_apply_ruleset(s, &rs, &err) < 0)
 		bench_fail("our commit: %s", err.msg);
 	nft_sock_close(s);
 	t1 = bench_now_ns();
-	bench_sendto_count = false;
+	bench_kernel_count = false;
 	return t1 - t0;
 }
 
@@ -188,7 +189,7 @@ int main(int argc, char **argv)
 			if (i > 0)
 				bench_put(out[v], ns);
 			if (i > 0 && v == 0)
-				bench_put(kernel, bench_sendto_ns);
+				bench_put(kernel, bench_kernel_ns);
 		}
 	}
 	for (int v = 0; v < 3; v++)

@@ -30,13 +30,13 @@
  *           when libnftables.so.1 cannot be loaded).
  * Nanoseconds per run (bulk: the whole N) go to OUT_DIR/NAME.ns, every
  * timed `nft add element` of b to OUT_DIR/b-each.ns, and a's time in the
- * kernel (its sendto calls, bench-util.h) to OUT_DIR/a-kernel.ns. Exit 1 when anything
- * fails, 77 without privileges.
+ * kernel (its sendto and recvmsg calls, bench-util.h) to
+ * OUT_DIR/a-kernel.ns. Exit 1 when anything fails, 77 without privileges.
  */
 #include <netinet/in.h>
 #include <dlfcn.h>
 
-#define BENCH_WRAP_SENDTO
+#define BENCH_WRAP_NETLINK
 #include "bench-util.h"
 #include "shield/nft-netlink.h"
 
@@ -133,14 +133,14 @@ static uint64_t run_a(size_t batch)
 	uint64_t t0 = bench_now_ns(), t1;
 	struct nft_sock *s;
 
-	bench_sendto_ns = 0;
-	bench_sendto_count = true;
+	bench_kernel_ns = 0;
+	bench_kernel_count = true;
 	s = sock_open();
 	for (size_t off = 0; off < n_addrs; off += batch)
 		add(s, addrs + off, n_addrs - off < batch ? n_addrs - off : batch);
 	nft_sock_close(s);
 	t1 = bench_now_ns();
-	bench_sendto_count = false;
+	bench_kernel_count = false;
 	return t1 - t0;
 }
 
@@ -255,7 +255,7 @@ int main(int argc, char **argv)
 				     n_addrs);
 			bench_put(out[v], ns);
 			if (v == 0)
-				bench_put(kernel, bench_sendto_ns);
+				bench_put(kernel, bench_kernel_ns);
 		}
 	}
 	fclose(kernel);
