@@ -64,7 +64,7 @@ read -r _ a_last _ < <(bench_stats_file "$TMP/$last-a.ns" 1e3)
 bench_text "Where the time goes: at $last elements ${k_last} µs of our ${a_last} µs are the kernel's" \
 	"dump (it walks the set, 2 interval ends per address, from its first element again for" \
 	"every 32 KiB part it sends, and builds the messages), the same work \`nft\` waits for." \
-	"What is ours is decoding the messages in place and the diff (each element hashed once)." \
+	"What is ours is decoding the messages (in place, no object per element) and the diff." \
 	"\`nft\` adds a process, its cache of the table, JSON output and the JSON parse. The fixed" \
 	"cost of a process dominates at 100, so the ratio falls as the set grows."
 if ((${#missed[@]})); then
