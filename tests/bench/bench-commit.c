@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * bench-commit STATE_DIR NFT_FILE RUNS OUT_DIR [SHIELD_BIN [SEND_TIME_SO]]: benchmark 1,
- * ruleset commit. In a network namespace of its own, RUNS times, in turn
+ * bench-commit STATE_DIR NFT_FILE RUNS OUT_DIR [SHIELD_BIN [SEND_TIME_SO]]:
+ * benchmark 1, ruleset commit. In a network namespace of its own, RUNS
+ * times, in turn
  * (the order alternates from run to run):
  *   a  our one netlink batch: socket open, nft_apply_ruleset (the table
  *      with its sets, 50 static elements, chains and rules in one
  *      transaction), socket close; timed in this process;
  *   b  `nft -f NFT_FILE` (the same ruleset, from `shield preview`), fork to
  *      exit; with SEND_TIME_SO (bench-send-time.so) preloaded into it, the
- *      time nft spends in its sends goes to OUT_DIR/b-kernel.ns;
+ *      time nft spends in its netlink calls goes to OUT_DIR/b-kernel.ns;
  *   c  `shield apply --state-dir STATE_DIR --netns ...` (with SHIELD_BIN):
  *      a whole process that loads the bundle, commits and verifies, fork
  *      to exit; context for a process-to-process view.
@@ -18,8 +19,9 @@
  * what we commit, but for the static elements' timers (verify_nft).
  * Nanoseconds go to OUT_DIR/{a,b,c}.ns, one line per run, the part of a
  * spent in its netlink sendto and recvmsg calls (bench-util.h) to
- * OUT_DIR/a-kernel.ns, and the number
- * of static elements that expire after `nft -f` to OUT_DIR/nft-expiring. Exit 1 when anything fails, 77 without privileges.
+ * OUT_DIR/a-kernel.ns, and the number of static elements that expire
+ * after `nft -f` to OUT_DIR/nft-expiring. Exit 1 when anything fails, 77
+ * without privileges.
  */
 #include <netinet/in.h>
 #include <fcntl.h>
