@@ -1,32 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "htab.h"
 
-/*
- * Eight bytes per step, not one: a dump check hashes every element of a
- * set several times (kernel view, expected entries, open items), and an
- * element key is 33 bytes. Each word is folded in with one multiply; the
- * high half is folded back down so the low bits, the bucket index, depend
- * on every input bit.
- */
 uint64_t htab_hash_bytes(uint64_t h, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	uint64_t w;
 
-	for (; len >= 8; p += 8, len -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 32;
-	}
-	if (len) {
-		w = (uint64_t)len << 56;
-		memcpy(&w, p, len);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 32;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
 	}
 	return h;
 }

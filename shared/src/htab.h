@@ -22,7 +22,7 @@ struct htab {
 	size_t n;  /* entries */
 };
 
-/* A 64-bit hash of len bytes, continuing from h (start with HTAB_HASH_INIT); in-process only. */
+/* 64-bit FNV-1a of len bytes, continuing from h (start with HTAB_HASH_INIT). */
 #define HTAB_HASH_INIT 0xcbf29ce484222325ULL
 uint64_t htab_hash_bytes(uint64_t h, const void *data, size_t len);
 

@@ -603,14 +603,10 @@ fail:
 	return r;
 }
 
-/*
- * The kernel view, the dynamic entries and the static entries are all
- * keyed by ekey_hash: a lookup by the key of an entry of one of them takes
- * that entry's stored hash (the _h variants), so a dump check hashes each
- * element once, not at every step.
- */
-static const struct sentry *static_find_h(const struct shadow *s, const struct ekey *k, uint64_t h)
+static const struct sentry *static_find(const struct shadow *s, const struct ekey *k)
 {
+	uint64_t h = ekey_hash(k);
+
 	for (struct hnode *n = htab_bucket(&s->cfg.statics, h); n; n = n->next) {
 		const struct sentry *e = HTAB_ENTRY(n, struct sentry, node);
 
@@ -618,11 +614,6 @@ static const struct sentry *static_find_h(const struct shadow *s, const struct e
 			return e;
 	}
 	return NULL;
-}
-
-static const struct sentry *static_find(const struct shadow *s, const struct ekey *k)
-{
-	return static_find_h(s, k, ekey_hash(k));
 }
 
 /* Whether [first, last] of a family overlaps a deny.list entry. */
@@ -699,8 +690,10 @@ static struct domain_stats *stats_for(struct shadow *s, const char *name)
 
 /* --------------------------------------------------------- kernel view */
 
-static struct kelem *kernel_find_h(const struct shadow *s, const struct ekey *k, uint64_t h)
+static struct kelem *kernel_find(const struct shadow *s, const struct ekey *k)
 {
+	uint64_t h = ekey_hash(k);
+
 	for (struct hnode *n = htab_bucket(&s->kernel, h); n; n = n->next) {
 		struct kelem *e = HTAB_ENTRY(n, struct kelem, node);
 
@@ -708,11 +701,6 @@ static struct kelem *kernel_find_h(const struct shadow *s, const struct ekey *k,
 			return e;
 	}
 	return NULL;
-}
-
-static struct kelem *kernel_find(const struct shadow *s, const struct ekey *k)
-{
-	return kernel_find_h(s, k, ekey_hash(k));
 }
 
 static bool kelem_live(const struct kelem *e, uint64_t now)
@@ -776,9 +764,9 @@ static struct kelem *kernel_add(struct shadow *s, const struct ekey *k)
 }
 
 /* Whether the kernel view of set holds a live element covering host key k. */
-static bool kernel_covers_h(const struct shadow *s, const struct ekey *k, uint64_t h, uint64_t now)
+static bool kernel_covers(const struct shadow *s, const struct ekey *k, uint64_t now)
 {
-	const struct kelem *e = kernel_find_h(s, k, h);
+	const struct kelem *e = kernel_find(s, k);
 
 	if (e && kelem_live(e, now))
 		return true;
@@ -789,11 +777,6 @@ static bool kernel_covers_h(const struct shadow *s, const struct ekey *k, uint64
 			return true;
 	}
 	return false;
-}
-
-static bool kernel_covers(const struct shadow *s, const struct ekey *k, uint64_t now)
-{
-	return kernel_covers_h(s, k, ekey_hash(k), now);
 }
 
 /* Set a kernel element's expiry from what the kernel reported. */
@@ -819,8 +802,10 @@ static void kelem_timers(struct shadow *s, struct kelem *e, const struct nft_ele
 
 /* --------------------------------------------------------- dynamic entries */
 
-static struct dentry *dyn_find_h(const struct shadow *s, const struct ekey *k, uint64_t h)
+static struct dentry *dyn_find(const struct shadow *s, const struct ekey *k)
 {
+	uint64_t h = ekey_hash(k);
+
 	for (struct hnode *n = htab_bucket(&s->dyn, h); n; n = n->next) {
 		struct dentry *d = HTAB_ENTRY(n, struct dentry, node);
 
@@ -828,11 +813,6 @@ static struct dentry *dyn_find_h(const struct shadow *s, const struct ekey *k, u
 			return d;
 	}
 	return NULL;
-}
-
-static struct dentry *dyn_find(const struct shadow *s, const struct ekey *k)
-{
-	return dyn_find_h(s, k, ekey_hash(k));
 }
 
 static struct dentry *dyn_upsert(struct shadow *s, const struct ekey *k)
@@ -911,19 +891,19 @@ enum verdict {
 };
 
 /* Judge an allow-set element; *domain: the denied or no-longer-allowed domain, if any. */
-static enum verdict judge_allow_h(const struct shadow *s, const struct ekey *k, uint64_t h,
-				  uint64_t now, const char **domain)
+static enum verdict judge_allow(const struct shadow *s, const struct ekey *k, uint64_t now,
+				const char **domain)
 {
 	const struct dentry *d;
 
 	*domain = NULL;
 	if (deny_overlaps(s, k->set, k))
 		return VERDICT_DENIED;
-	if (static_find_h(s, k, h))
+	if (static_find(s, k))
 		return VERDICT_OK;
 	if (!ekey_is_host(k))
 		return VERDICT_UNEXPLAINED;
-	d = dyn_find_h(s, k, h);
+	d = dyn_find(s, k);
 	if (!d)
 		return VERDICT_UNEXPLAINED;
 	if (d->expires_at + SHADOW_EXPIRY_SLACK_MS <= now) {
@@ -941,12 +921,6 @@ static enum verdict judge_allow_h(const struct shadow *s, const struct ekey *k, 
 		*domain = d->domain;
 		return VERDICT_UNEXPLAINED;
 	}
-}
-
-static enum verdict judge_allow(const struct shadow *s, const struct ekey *k, uint64_t now,
-				const char **domain)
-{
-	return judge_allow_h(s, k, ekey_hash(k), now, domain);
 }
 
 /* Open the item an allow-set element's verdict calls for. */
@@ -1580,7 +1554,7 @@ static int check_sets(struct shadow *s, unsigned mask, const struct shadow_now *
 
 		if (!(live & (1u << d->key.set)))
 			continue;
-		e = kernel_find_h(s, &d->key, n->hash);
+		e = kernel_find(s, &d->key);
 		if (e && kelem_live(e, t)) {
 			/* The kernel's timer when it ends first (a re-add did not refresh
 			 * it), never a longer one somebody else set. */
@@ -1627,7 +1601,7 @@ static int check_sets(struct shadow *s, unsigned mask, const struct shadow_now *
 
 		if (!(live & (1u << e->key.set)) || !set_is_allow(e->key.set) || !kelem_live(e, t))
 			continue;
-		v = judge_allow_h(s, &e->key, n->hash, t, &domain);
+		v = judge_allow(s, &e->key, t, &domain);
 		r = open_verdict(s, e, v, domain, now, out);
 		if (r < 0)
 			return r;
@@ -1637,7 +1611,7 @@ static int check_sets(struct shadow *s, unsigned mask, const struct shadow_now *
 		const struct sentry *e = &s->cfg.sentries[i];
 		struct item *it;
 
-		if (!(live & (1u << e->key.set)) || kernel_find_h(s, &e->key, e->node.hash))
+		if (!(live & (1u << e->key.set)) || kernel_find(s, &e->key))
 			continue;
 		it = item_find(s, SHIELD_EVENT_DRIFT_MISSING, &e->key, 0);
 		if (it) {
@@ -1660,8 +1634,8 @@ static int check_sets(struct shadow *s, unsigned mask, const struct shadow_now *
 
 		if (!(live & (1u << d->key.set)) || d->logged_at > t ||
 		    d->expires_at <= t + SHADOW_EXPIRY_SLACK_MS ||
-		    dentry_policy(s, d) != POLICY_ALLOWED ||
-		    kernel_covers_h(s, &d->key, n->hash, t) || static_find_h(s, &d->key, n->hash))
+		    dentry_policy(s, d) != POLICY_ALLOWED || kernel_covers(s, &d->key, t) ||
+		    static_find(s, &d->key))
 			continue;
 		r = open_missing(s, &d->key, d->domain, false, false, NULL,
 				 d->domain[0] ? "logged answer before its timeout"

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * bench-commit STATE_DIR NFT_FILE RUNS OUT_DIR [SHIELD_BIN [SEND_TIME_SO]]: benchmark 1,
- * ruleset commit. In a network namespace of its own, RUNS times, in turn
+ * bench-commit STATE_DIR NFT_FILE RUNS OUT_DIR [SHIELD_BIN [SEND_TIME_SO]]:
+ * benchmark 1, ruleset commit. In a network namespace of its own, RUNS
+ * times, in turn
  * (the order alternates from run to run):
  *   a  our one netlink batch: socket open, nft_apply_ruleset (the table
  *      with its sets, 50 static elements, chains and rules in one
  *      transaction), socket close; timed in this process;
  *   b  `nft -f NFT_FILE` (the same ruleset, from `shield preview`), fork to
  *      exit; with SEND_TIME_SO (bench-send-time.so) preloaded into it, the
- *      time nft spends in its sends goes to OUT_DIR/b-kernel.ns;
+ *      time nft spends in its netlink calls goes to OUT_DIR/b-kernel.ns;
  *   c  `shield apply --state-dir STATE_DIR --netns ...` (with SHIELD_BIN):
  *      a whole process that loads the bundle, commits and verifies, fork
  *      to exit; context for a process-to-process view.
@@ -17,48 +18,20 @@
  * comparing it with the bundle's ruleset: `nft -f` has to have produced
  * what we commit, but for the static elements' timers (verify_nft).
  * Nanoseconds go to OUT_DIR/{a,b,c}.ns, one line per run, the part of a
- * spent in the kernel's sendto to OUT_DIR/a-kernel.ns, and the number
- * of static elements that expire after `nft -f` to OUT_DIR/nft-expiring. Exit 1 when anything fails, 77 without privileges.
+ * spent in its netlink sendto and recvmsg calls (bench-util.h) to
+ * OUT_DIR/a-kernel.ns, and the number of static elements that expire
+ * after `nft -f` to OUT_DIR/nft-expiring. Exit 1 when anything fails, 77
+ * without privileges.
  */
 #include <netinet/in.h>
-#include <dlfcn.h>
 #include <fcntl.h>
-#include <sys/socket.h>
 
+#define BENCH_WRAP_NETLINK
 #include "bench-util.h"
 #include "shield/bundle-rules.h"
 #include "shield/nft-netlink.h"
 
 static struct nft_ruleset rs;
-
-/*
- * The kernel runs a netlink transaction inside the sendto(2) that hands it
- * the batch (nfnetlink_rcv_batch, synchronously, in the sender's context):
- * this process's sendto is wrapped to add up the time spent in it while
- * run_a commits, which is the kernel's share of our commit. `nft -f` waits
- * for the same kernel work.
- */
-static bool in_a;
-static uint64_t a_sendto_ns;
-
-ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
-	       socklen_t addrlen)
-{
-	static ssize_t (*real)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
-	uint64_t t0;
-	ssize_t r;
-
-	if (!real) {
-		*(void **)&real = dlsym(RTLD_NEXT, "sendto");
-		if (!real)
-			bench_fail("dlsym(sendto): %s", dlerror());
-	}
-	t0 = bench_now_ns();
-	r = real(fd, buf, len, flags, addr, addrlen);
-	if (in_a)
-		a_sendto_ns += bench_now_ns() - t0;
-	return r;
-}
 
 static void delete_table(void)
 {
@@ -119,13 +92,13 @@ static uint64_t run_a(void)
 	struct nft_sock *s = NULL;
 	uint64_t t0 = bench_now_ns(), t1;
 
-	a_sendto_ns = 0;
-	in_a = true;
+	bench_kernel_ns = 0;
+	bench_kernel_count = true;
 	if (nft_sock_open(&s, &err) < 0 || nft_apply_ruleset(s, &rs, &err) < 0)
 		bench_fail("our commit: %s", err.msg);
 	nft_sock_close(s);
 	t1 = bench_now_ns();
-	in_a = false;
+	bench_kernel_count = false;
 	return t1 - t0;
 }
 
@@ -218,7 +191,7 @@ int main(int argc, char **argv)
 			if (i > 0)
 				bench_put(out[v], ns);
 			if (i > 0 && v == 0)
-				bench_put(kernel, a_sendto_ns);
+				bench_put(kernel, bench_kernel_ns);
 		}
 	}
 	for (int v = 0; v < 3; v++)

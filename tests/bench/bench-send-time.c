@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench-send-time.so, preloaded into a process (LD_PRELOAD) by a benchmark:
- * adds up the time the process spends in sendto(2) and sendmsg(2) and, at
- * its exit, appends it in nanoseconds as one line to the file named by
- * BENCH_SEND_OUT. The kernel runs a netlink transaction inside the send
- * that carries the batch, so for `nft -f` this is the kernel's share of
- * its commit, measured the way bench-commit measures ours.
+ * adds up the time the process spends in sendto(2), sendmsg(2) and
+ * recvmsg(2) and, at its exit, appends it in nanoseconds as one line to
+ * the file named by BENCH_SEND_OUT. The kernel runs a netlink transaction
+ * inside the send that carries the batch, so for `nft -f` this is the
+ * kernel's share of its commit (with its cache reads), measured as
+ * bench-commit measures ours (bench-util.h).
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -48,6 +49,19 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 	if (!real)
 		*(void **)&real = dlsym(RTLD_NEXT, "sendmsg");
+	r = real(fd, msg, flags);
+	total_ns += now_ns() - t0;
+	return r;
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	static ssize_t (*real)(int, struct msghdr *, int);
+	uint64_t t0 = now_ns();
+	ssize_t r;
+
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "recvmsg");
 	r = real(fd, msg, flags);
 	total_ns += now_ns() - t0;
 	return r;

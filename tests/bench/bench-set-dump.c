@@ -14,12 +14,15 @@
  *         shadow_kernel_set: only the dump and parse differ.
  * Each diff must find nothing (no event, no repair), and b's parse the
  * same elements as a's dump. Nanoseconds per run go to
- * OUT_DIR/SIZE-{a,once,b}.ns. Exit 1 when anything fails, 77 without
+ * OUT_DIR/SIZE-{a,once,b}.ns, and a's time in its netlink sendto and
+ * recvmsg calls (the kernel's dump, bench-util.h) to
+ * OUT_DIR/SIZE-a-kernel.ns. Exit 1 when anything fails, 77 without
  * privileges.
  */
 #include <netinet/in.h>
 #include <jansson.h>
 
+#define BENCH_WRAP_NETLINK
 #include "bench-util.h"
 #include "shield/nft-netlink.h"
 #include "shield/shadow.h"
@@ -192,7 +195,7 @@ static void bench_size(size_t n, size_t runs, const char *dir)
 	struct shadow *sh;
 	struct addr_prefix *addrs = calloc(n, sizeof(*addrs));
 	char name[64];
-	FILE *out[3];
+	FILE *out[3], *kernel;
 	int r;
 
 	if (!addrs)
@@ -216,6 +219,8 @@ static void bench_size(size_t n, size_t runs, const char *dir)
 	out[1] = bench_out(dir, name);
 	snprintf(name, sizeof(name), "%zu-b.ns", n);
 	out[2] = bench_out(dir, name);
+	snprintf(name, sizeof(name), "%zu-a-kernel.ns", n);
+	kernel = bench_out(dir, name);
 	/* Run 0 is an untimed warm-up of each (and the shadow's first dump). */
 	for (size_t i = 0; i <= runs; i++) {
 		struct nft_set sets[3] = {0};
@@ -225,8 +230,11 @@ static void bench_size(size_t n, size_t runs, const char *dir)
 			uint64_t t0 = bench_now_ns(), ns;
 
 			if (v == 0) {
+				bench_kernel_ns = 0;
+				bench_kernel_count = true;
 				if (nft_elems_list(s, NFT_SET_ALLOW_V4, &sets[v], &err) < 0)
 					bench_fail("nft_elems_list: %s", err.msg);
+				bench_kernel_count = false;
 				diff(sh, &sets[v], "netlink dump");
 			} else if (v == 1) {
 				struct nft_sock *once = NULL;
@@ -244,6 +252,8 @@ static void bench_size(size_t n, size_t runs, const char *dir)
 			ns = bench_now_ns() - t0;
 			if (i > 0)
 				bench_put(out[v], ns);
+			if (i > 0 && v == 0)
+				bench_put(kernel, bench_kernel_ns);
 		}
 		same_elems(&sets[0], &sets[2], n);
 		for (int v = 0; v < 3; v++)
@@ -251,6 +261,7 @@ static void bench_size(size_t n, size_t runs, const char *dir)
 	}
 	for (int v = 0; v < 3; v++)
 		fclose(out[v]);
+	fclose(kernel);
 	free(json.data);
 	shadow_free(sh);
 }

@@ -28,13 +28,15 @@
  *   s-lib   libnftables' nft_run_cmd_from_buffer("add element ...") in this
  *           process, what dnsmasq's nftset= does for each answer (skipped
  *           when libnftables.so.1 cannot be loaded).
- * Nanoseconds per run (bulk: the whole N) go to OUT_DIR/NAME.ns, and every
- * timed `nft add element` of b to OUT_DIR/b-each.ns. Exit 1 when anything
- * fails, 77 without privileges.
+ * Nanoseconds per run (bulk: the whole N) go to OUT_DIR/NAME.ns, every
+ * timed `nft add element` of b to OUT_DIR/b-each.ns, and a's time in the
+ * kernel (its sendto and recvmsg calls, bench-util.h) to
+ * OUT_DIR/a-kernel.ns. Exit 1 when anything fails, 77 without privileges.
  */
 #include <netinet/in.h>
 #include <dlfcn.h>
 
+#define BENCH_WRAP_NETLINK
 #include "bench-util.h"
 #include "shield/nft-netlink.h"
 
@@ -128,13 +130,18 @@ static uint64_t nft_add_one(const struct addr_prefix *p)
 
 static uint64_t run_a(size_t batch)
 {
-	uint64_t t0 = bench_now_ns();
-	struct nft_sock *s = sock_open();
+	uint64_t t0 = bench_now_ns(), t1;
+	struct nft_sock *s;
 
+	bench_kernel_ns = 0;
+	bench_kernel_count = true;
+	s = sock_open();
 	for (size_t off = 0; off < n_addrs; off += batch)
 		add(s, addrs + off, n_addrs - off < batch ? n_addrs - off : batch);
 	nft_sock_close(s);
-	return bench_now_ns() - t0;
+	t1 = bench_now_ns();
+	bench_kernel_count = false;
+	return t1 - t0;
 }
 
 static uint64_t run_b(size_t every, FILE *each)
@@ -165,6 +172,7 @@ static uint64_t run_c(char *file)
 struct nftlib {
 	void *(*ctx_new)(uint32_t flags);
 	int (*run)(void *ctx, const char *buf);
+	void (*ctx_free)(void *ctx);
 	void *ctx;
 };
 
@@ -176,7 +184,8 @@ static bool nftlib_load(struct nftlib *l)
 		return false;
 	*(void **)&l->ctx_new = dlsym(h, "nft_ctx_new");
 	*(void **)&l->run = dlsym(h, "nft_run_cmd_from_buffer");
-	if (!l->ctx_new || !l->run)
+	*(void **)&l->ctx_free = dlsym(h, "nft_ctx_free");
+	if (!l->ctx_new || !l->run || !l->ctx_free)
 		return false;
 	l->ctx = l->ctx_new(0);
 	return l->ctx != NULL;
@@ -190,7 +199,7 @@ int main(int argc, char **argv)
 	char file[4096];
 	struct nftlib lib = {0};
 	bool have_lib;
-	FILE *out[3], *each, *s_out[4], *f;
+	FILE *out[3], *each, *s_out[4], *f, *kernel;
 
 	if (argc != 8) {
 		fprintf(stderr,
@@ -232,6 +241,7 @@ int main(int argc, char **argv)
 	out[1] = bench_out(argv[7], "b.ns");
 	out[2] = bench_out(argv[7], "c.ns");
 	each = bench_out(argv[7], "b-each.ns");
+	kernel = bench_out(argv[7], "a-kernel.ns");
 	for (size_t i = 0; i < runs; i++) {
 		for (int k = 0; k < 3; k++) {
 			int v = i % 2 ? 2 - k : k;
@@ -244,8 +254,11 @@ int main(int argc, char **argv)
 					      : "nft -f",
 				     n_addrs);
 			bench_put(out[v], ns);
+			if (v == 0)
+				bench_put(kernel, bench_kernel_ns);
 		}
 	}
+	fclose(kernel);
 	for (int v = 0; v < 3; v++)
 		fclose(out[v]);
 	fclose(each);
@@ -299,6 +312,8 @@ int main(int argc, char **argv)
 	for (int v = 0; v < 4; v++)
 		if (s_out[v])
 			fclose(s_out[v]);
+	if (have_lib)
+		lib.ctx_free(lib.ctx);
 	nft_ruleset_free(&rs);
 	free(addrs);
 	return 0;

@@ -156,3 +156,59 @@ static inline size_t bench_count(const char *what, const char *text, size_t max)
 	}
 	return (size_t)v;
 }
+
+#ifdef BENCH_WRAP_NETLINK
+#include <dlfcn.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+/*
+ * The kernel does a netlink request's work inside the calls that carry it:
+ * a transaction inside the sendto(2) that hands it the batch
+ * (nfnetlink_rcv_batch, synchronously, in the sender's context), a dump's
+ * parts inside the recvmsg(2) that reads the one before. A helper that
+ * defines BENCH_WRAP_NETLINK wraps this process's sendto and recvmsg
+ * (libshield's and libmnl's calls bind to them) and adds up the time spent
+ * in them while bench_kernel_count is set: the kernel's share of what it
+ * times (and the copies to and from it).
+ */
+static bool bench_kernel_count;
+static uint64_t bench_kernel_ns;
+
+ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
+	       socklen_t addrlen)
+{
+	static ssize_t (*real)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	uint64_t t0;
+	ssize_t r;
+
+	if (!real) {
+		*(void **)&real = dlsym(RTLD_NEXT, "sendto");
+		if (!real)
+			bench_fail("dlsym(sendto): %s", dlerror());
+	}
+	t0 = bench_now_ns();
+	r = real(fd, buf, len, flags, addr, addrlen);
+	if (bench_kernel_count)
+		bench_kernel_ns += bench_now_ns() - t0;
+	return r;
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	static ssize_t (*real)(int, struct msghdr *, int);
+	uint64_t t0;
+	ssize_t r;
+
+	if (!real) {
+		*(void **)&real = dlsym(RTLD_NEXT, "recvmsg");
+		if (!real)
+			bench_fail("dlsym(recvmsg): %s", dlerror());
+	}
+	t0 = bench_now_ns();
+	r = real(fd, msg, flags);
+	if (bench_kernel_count)
+		bench_kernel_ns += bench_now_ns() - t0;
+	return r;
+}
+#endif

@@ -54,6 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r < 0 && r != -EPROTO && r != -E2BIG && r != -ENOMEM)
 				abort();
 			off += NLMSG_ALIGN(nlh->nlmsg_len);
+			if (off > size)
+				break;
 		}
 		if (acc.n > acc.cap)
 			abort();
