@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "shield/fdio.h"
+#include "shield/grow.h"
 #include "nftsetd-client.h"
 #include "shield/registry.h"
 
@@ -286,6 +287,69 @@ int nftsetd_report(const char *path, const char *container, json_t **out, struct
 		return shield_error_set(err, -EPROTO, "nftsetd's report has no \"containers\"");
 	}
 	*out = report;
+	return 0;
+}
+
+int nftsetd_metrics(const char *path, char **out, size_t *len, struct shield_error *err)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t have = 0, cap = 0;
+	int r;
+
+	fd = nftsetd_connect(path, err);
+	if (fd < 0)
+		return fd;
+	r = nftsetd_send_request(fd, "metrics", NULL, err);
+	if (r < 0)
+		return r;
+	/* The text is many lines: it ends where nftsetd closes the connection. */
+	for (;;) {
+		ssize_t n;
+
+		if (have + 1 >= cap) {
+			char *g;
+
+			if (cap >= NFTSETD_REPORT_MAX + 1)
+				return shield_error_set(err, -EMSGSIZE,
+							"nftsetd's metrics are larger than %d MiB",
+							NFTSETD_REPORT_MAX / (1024 * 1024));
+			g = shield_grow(buf, &cap, have + 2, 1, NFTSETD_LINE_MAX);
+			if (!g)
+				return shield_error_set(err, -ENOMEM,
+							"out of memory reading nftsetd's metrics");
+			buf = g;
+		}
+		n = recv(fd, buf + have, cap - have - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return shield_error_set(err, negative_errno(), "reading from nftsetd: %s",
+						shield_strerror(errno));
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	if (have == 0)
+		return shield_error_set(err, -ECONNRESET,
+					"nftsetd closed the connection without an answer");
+	buf[have] = '\0';
+	if (buf[0] == '{') {
+		json_t *o = NULL;
+
+		r = parse_answer(buf, have, &o, err);
+		json_decref(o);
+		return r < 0 ? r
+			     : shield_error_set(err, -EPROTO,
+						"nftsetd answered JSON, not metrics (an older "
+						"nftsetd?)");
+	}
+	if (buf[have - 1] != '\n')
+		return shield_error_set(
+			err, -ECONNRESET,
+			"nftsetd closed the connection in the middle of its metrics");
+	*len = have;
+	*out = TAKE_PTR(buf);
 	return 0;
 }
 

@@ -83,6 +83,13 @@ int line_reader_lines(struct line_reader *r, char **data, size_t *len);
 int nftsetd_report(const char *path, const char *container, json_t **out, struct shield_error *err);
 
 /*
+ * Ask for the metrics: the Prometheus text nftsetd sends until it closes
+ * (up to NFTSETD_REPORT_MAX bytes) in *out (NUL-terminated, the caller
+ * frees it), its length in *len; the server's {"error":...} is -EPROTO.
+ */
+int nftsetd_metrics(const char *path, char **out, size_t *len, struct shield_error *err);
+
+/*
  * Subscribe (container may be NULL): connect, send the request and wait for
  * {"subscribed":true}. Returns the connected fd (blocking; the caller closes
  * it), r set up to read the events from it.

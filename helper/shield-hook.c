@@ -198,6 +198,11 @@ int main(int argc, char **argv)
 			nsfd = netns_open(netns_path, &err);
 			r = nsfd;
 			t.nsfd = nsfd;
+			/* This process opens no socket of the host's: it moves into the
+			 * container's namespace for good, so its netlink socket needs no
+			 * thread of its own (netns_call). */
+			if (r >= 0)
+				r = netns_enter(nsfd, &err);
 			if (r >= 0)
 				r = launch_start(&t, &rep, &err);
 		}

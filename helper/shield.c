@@ -34,6 +34,7 @@ static const struct {
 	{"profiles", cmd_profiles, "list the allowlist profiles, or show one"},
 	{"watch", cmd_watch, "follow nftsetd's events live (a view on a terminal, else JSON)"},
 	{"drift", cmd_drift, "report drift between allowlists, DNS answers and the kernel"},
+	{"metrics", cmd_metrics, "nftsetd's Prometheus metrics (per container and its own)"},
 };
 
 static void usage(FILE *out)

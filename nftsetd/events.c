@@ -164,6 +164,7 @@ void container_output(struct container *c, struct shadow_output *out)
 		shield_error_clear(&err);
 		r = c->nft ? nft_elems_add(c->nft, rep->set, &rep->addr, 1, rep->timeout_ms, &err)
 			   : shield_error_set(&err, -ENOTCONN, "no netlink socket");
+		c->repairs += r >= 0; /* for the metrics */
 		if (r >= 0) {
 			nlog(LOG_PRIO_INFO, "%s: repaired: %s back in %s", container_label(c), ip,
 			     nft_set_name(rep->set));

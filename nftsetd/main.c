@@ -76,6 +76,11 @@ static void usage(FILE *out)
 		"                      (default 4M; testing and tuning: smaller loses "
 		"notifications\n"
 		"                      sooner, each loss is a netlink.resync and a full dump)\n"
+		"  --metrics-listen ADDR:PORT  also serve the metrics as GET /metrics over HTTP\n"
+		"                      (numeric, e.g. 127.0.0.1:9464 or [::1]:9464; port 0 picks\n"
+		"                      a free one); a loopback address unless\n"
+		"  --metrics-allow-remote  lets ADDR be any address (plain HTTP, no\n"
+		"                      authentication: reachable from other hosts)\n"
 		"  -v, --verbose       debug messages too\n"
 		"  --version           print the version and exit\n"
 		"  -h, --help          this text\n"
@@ -130,6 +135,40 @@ bad:
 	return -EINVAL;
 }
 
+/*
+ * --metrics-listen: a numeric address, and a loopback one unless
+ * --metrics-allow-remote says otherwise: the metrics name every container
+ * on the host, so they go beyond it only when the operator asks.
+ */
+static int parse_metrics_listen(struct daemon_opts *o)
+{
+	struct shield_error err = {0};
+	bool loopback = false;
+
+	if (!o->metrics_listen) {
+		if (!o->metrics_remote)
+			return 0;
+		fprintf(stderr, "nftsetd: --metrics-allow-remote needs --metrics-listen\n");
+		return -1;
+	}
+	if (metrics_listen_parse(o->metrics_listen, &o->metrics_addr, &o->metrics_addr_len,
+				 &loopback, &err) < 0) {
+		fprintf(stderr, "nftsetd: --metrics-listen: %s\n", err.msg);
+		return -1;
+	}
+	if (!loopback && !o->metrics_remote) {
+		fprintf(stderr,
+			"nftsetd: --metrics-listen %s: not a loopback address; the metrics name "
+			"every shielded container, so add --metrics-allow-remote to serve them "
+			"beyond this host\n",
+			o->metrics_listen);
+		return -1;
+	}
+	if (loopback)
+		o->metrics_remote = false;
+	return 0;
+}
+
 enum {
 	OPT_RUNTIME_DIR = 256,
 	OPT_SOCKET,
@@ -138,6 +177,8 @@ enum {
 	OPT_LOG_MAX,
 	OPT_EVENTS_MAX,
 	OPT_NETLINK_RCVBUF,
+	OPT_METRICS_LISTEN,
+	OPT_METRICS_REMOTE,
 	OPT_VERSION,
 };
 
@@ -152,6 +193,8 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{"log-max", required_argument, NULL, OPT_LOG_MAX},
 		{"events-max", required_argument, NULL, OPT_EVENTS_MAX},
 		{"netlink-rcvbuf", required_argument, NULL, OPT_NETLINK_RCVBUF},
+		{"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
+		{"metrics-allow-remote", no_argument, NULL, OPT_METRICS_REMOTE},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, 'h'},
@@ -214,6 +257,12 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 				return -1;
 			}
 			break;
+		case OPT_METRICS_LISTEN:
+			o->metrics_listen = optarg;
+			break;
+		case OPT_METRICS_REMOTE:
+			o->metrics_remote = true;
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -232,7 +281,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		fprintf(stderr, "nftsetd: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	return 0;
+	return parse_metrics_listen(o);
 }
 
 static void close_if_open(uv_handle_t *h)
@@ -259,6 +308,7 @@ static void daemon_stop(struct daemon *d, const char *why)
 	if (d->more_open)
 		close_if_open((uv_handle_t *)&d->more);
 	server_stop(d);
+	http_stop(d);
 	discovery_stop(d);
 	while (d->containers)
 		container_detach(d->containers, "nftsetd stopping");
@@ -445,6 +495,8 @@ int main(int argc, char **argv)
 	r = discovery_start(&d, &err);
 	if (r >= 0)
 		r = server_start(&d, &err);
+	if (r >= 0)
+		r = http_start(&d, &err);
 	if (r < 0) {
 		nlog(LOG_PRIO_ERR, "%s", err.msg);
 		daemon_stop(&d, "start-up failed");

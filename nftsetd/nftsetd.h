@@ -20,6 +20,8 @@
 #include "shield/dnsmasq-log.h"
 #include "shield/error.h"
 #include "shield/log-cursor.h"
+#include "shield/audit-log.h"
+#include "shield/metrics.h"
 #include "shield/shadow.h"
 #include "shield/registry.h"
 
@@ -42,6 +44,11 @@
 #define NFTSETD_BATCH_MAX	   (64 * 1024) /* log bytes per container per loop turn */
 #define NFTSETD_CURSOR_INTERVAL_MS 1000	       /* a busy log's cursor is saved this often */
 #define NFTSETD_SOON_MS		   100	       /* a rule change is judged this much later */
+#define NFTSETD_METRICS_MAX	   (64 * 1024 * 1024) /* bytes of one metrics answer */
+#define NFTSETD_AUDIT_READ_MAX	   (4 * 1024 * 1024) /* audit.jsonl bytes per container per scrape */
+#define NFTSETD_HTTP_HEADER_MAX	   8192		     /* bytes of an HTTP request's header */
+#define NFTSETD_HTTP_TIMEOUT_MS	   10000 /* an HTTP client must ask (and then read) within this */
+#define NFTSETD_HTTP_CONNS_MAX	   16	 /* HTTP connections at once; more are closed at once */
 
 /* Log priorities, as syslog and sd-daemon number them. */
 enum {
@@ -67,6 +74,11 @@ struct daemon_opts {
 	uint64_t events_max;
 	uint64_t netlink_rcvbuf; /* notification socket receive buffer, 0: the monitor's default */
 	bool verbose;
+	/* --metrics-listen: serve GET /metrics there (metrics_listen NULL: no TCP at all). */
+	const char *metrics_listen;
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_addr_len;
+	bool metrics_remote; /* --metrics-allow-remote: a non-loopback address was allowed */
 };
 
 struct daemon {
@@ -109,6 +121,13 @@ struct daemon {
 	struct container *containers;
 	unsigned n_containers;
 
+	/* Metrics over HTTP (http.c), when --metrics-listen is given. */
+	uv_tcp_t http;
+	bool http_open;
+	struct http_conn *http_conns;
+	unsigned n_http;
+	uint64_t scrapes; /* metrics answers rendered, socket and HTTP */
+
 	/* The batch of log lines being read (events.c). */
 	struct container *batch;
 	char *batch_buf;
@@ -131,6 +150,7 @@ struct tail {
 	uint64_t lines;			/* lines consumed since the cursor began (persisted) */
 	uint64_t gaps;			/* log.gap events raised by the tail */
 	uint64_t rotations;		/* times nftsetd cut the log to --log-max */
+	uint64_t bytes_read;		/* bytes read from the log by this nftsetd */
 	uint64_t saved_offset;		/* what the cursor file says now (UINT64_MAX: unknown) */
 	struct log_cursor saved;
 	uint64_t saved_ms;
@@ -192,6 +212,14 @@ struct container {
 
 	struct shadow *shadow;
 	struct tail tail;
+
+	/* Metrics (metrics.c): repairs done, and the hook times read from audit.jsonl. */
+	uint64_t repairs;
+	struct audit_follow {
+		uint64_t dev, ino, offset; /* the file, and the end of its last whole line read */
+		bool skipping;		   /* in a line longer than a read: up to its end */
+		struct metrics_hist hook;  /* seconds of each "setup" entry */
+	} audit;
 
 	unsigned handles; /* open handles; the last close callback frees c */
 	bool detaching;
@@ -285,6 +313,20 @@ int server_start(struct daemon *d, struct shield_error *err);
 void server_stop(struct daemon *d);
 /* Send an event line to every subscriber that wants c. */
 void server_broadcast(struct daemon *d, const struct container *c, const char *line, size_t len);
+
+/* Subscribers connected now. */
+unsigned server_subscribers(const struct daemon *d);
+
+/* ---- metrics (metrics.c, http.c) ---- */
+
+/*
+ * Render every metric into b (reading each bundle's audit.jsonl on from
+ * where the last scrape stopped): 0, or b->error (-ENOMEM, -E2BIG).
+ */
+int metrics_render(struct daemon *d, struct metrics_buf *b);
+/* Listen on --metrics-listen (nothing when it is not given). */
+int http_start(struct daemon *d, struct shield_error *err);
+void http_stop(struct daemon *d);
 
 /* ---- kernel view (kernel.c) ---- */
 

@@ -257,6 +257,35 @@ static void send_report(struct client *cl, const char *what)
 	free(text);
 }
 
+/*
+ * The metrics in the text format, then close. The text is not one line: the
+ * client reads to the end of the stream (an error is one JSON line, "{...").
+ */
+static void send_metrics(struct client *cl)
+{
+	struct metrics_buf b;
+
+	metrics_buf_init(&b, NFTSETD_METRICS_MAX);
+	if (metrics_render(cl->d, &b) < 0 || b.len == 0) {
+		nlog(LOG_PRIO_ERR, "metrics: %s", shield_strerror(b.error ? b.error : -ENOMEM));
+		client_error(cl,
+			     b.error == -E2BIG ? "metrics larger than 64 MiB" : "out of memory");
+	} else {
+		/* client_send ends the data with a newline: the text's own. */
+		client_answer_close(cl, b.data, b.len - 1);
+	}
+	metrics_buf_free(&b);
+}
+
+unsigned server_subscribers(const struct daemon *d)
+{
+	unsigned n = 0;
+
+	for (const struct client *cl = d->clients; cl; cl = cl->next)
+		n += cl->subscribed && !cl->closing;
+	return n;
+}
+
 static void handle_request(struct client *cl, const char *line, size_t len)
 {
 	json_error_t jerr;
@@ -274,7 +303,8 @@ static void handle_request(struct client *cl, const char *line, size_t len)
 	v = json_object_get(req, "request");
 	if (!json_is_string(v)) {
 		json_decref(req);
-		client_error(cl, "the request has no \"request\" string (report or subscribe)");
+		client_error(cl, "the request has no \"request\" string (report, subscribe or "
+				 "metrics)");
 		return;
 	}
 	kind = json_string_value(v);
@@ -288,6 +318,11 @@ static void handle_request(struct client *cl, const char *line, size_t len)
 		what = json_string_value(v);
 	if (strcmp(kind, "report") == 0) {
 		send_report(cl, what);
+	} else if (strcmp(kind, "metrics") == 0) {
+		if (what)
+			client_error(cl, "metrics are for every container: no \"container\"");
+		else
+			send_metrics(cl);
 	} else if (strcmp(kind, "subscribe") == 0) {
 		static const char ok[] = "{\"subscribed\":true}";
 
@@ -306,7 +341,8 @@ static void handle_request(struct client *cl, const char *line, size_t len)
 	} else {
 		char msg[160];
 
-		snprintf(msg, sizeof(msg), "unknown request \"%.64s\" (report or subscribe)", kind);
+		snprintf(msg, sizeof(msg),
+			 "unknown request \"%.64s\" (report, subscribe or metrics)", kind);
 		client_error(cl, msg);
 	}
 	json_decref(req);

@@ -368,6 +368,7 @@ static bool read_some(struct container *c, uint64_t limit)
 			break;
 		dnsmasq_log_split_feed(&t->split, read_buf, (size_t)n, on_line, &x);
 		total += (uint64_t)n;
+		t->bytes_read += (uint64_t)n;
 	}
 	events_batch_end(c);
 	shadow_output_free(&x.out);

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -200,6 +202,22 @@ int bundle_write_file(int dirfd, const char *name, const void *data, size_t len,
 	return bundle_write_file_mode(dirfd, name, data, len, 0600, 0, err);
 }
 
+/* Whether name in dirfd is a regular file of ours with one link, this mode and exactly these bytes. */
+static bool holds_same(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *text = NULL;
+	struct stat st;
+	size_t got;
+
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    st.st_uid != geteuid() || (st.st_mode & 07777) != mode || (size_t)st.st_size != len)
+		return false;
+	return read_fd_capped(fd, len, &text, &got) >= 0 && got == len &&
+	       (len == 0 || memcmp(text, data, len) == 0);
+}
+
 int bundle_write_file_mode(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 			   unsigned flags, struct shield_error *err)
 {
@@ -212,6 +230,8 @@ int bundle_write_file_mode(int dirfd, const char *name, const void *data, size_t
 		return r;
 	if (!data && len > 0)
 		return shield_error_set(err, -EINVAL, "%s: no data", name);
+	if ((flags & BUNDLE_WRITE_KEEP_SAME) && holds_same(dirfd, name, data, len, mode))
+		return 0;
 
 	for (int attempt = 0; fd < 0; attempt++) {
 		temp_name(name, tmp, sizeof(tmp));

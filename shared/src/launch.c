@@ -46,11 +46,10 @@ int launch_write_dnsmasq_conf(int dirfd, const char *state_dir, const struct bun
 	return r;
 }
 
-static int write_registry(const struct launch_target *t, const struct bundle_config *c,
+static int write_registry(const struct launch_target *t, int regfd, const struct bundle_config *c,
 			  pid_t dnsmasq_pid, struct shield_error *err)
 {
 	struct registry_entry e = {.pid = t->pid, .dnsmasq_pid = dnsmasq_pid};
-	_cleanup_close_ int regfd = -1;
 	struct stat st;
 
 	if (fstat(t->nsfd, &st) < 0)
@@ -66,10 +65,37 @@ static int write_registry(const struct launch_target *t, const struct bundle_con
 	snprintf(e.name, sizeof(e.name), "%s", audit_name(t, c));
 	snprintf(e.source, sizeof(e.source), "%s", t->source);
 	shield_timestamp(e.started);
-	regfd = registry_open(t->runtime_dir, true, err);
-	if (regfd < 0)
-		return shield_error_prefix(err, "registry: ");
 	return registry_write(regfd, &e, err);
+}
+
+/*
+ * What the start records besides the registry entry: the container's short
+ * id (podman) and where the registry is, in the bundle; and the registry
+ * directory opened (made if need be) into *regfd. Done while dnsmasq starts:
+ * none of it needs dnsmasq's pid, and none of it lets anything through.
+ */
+static int record_start(const struct launch_target *t, int *regfd, struct shield_error *err)
+{
+	_cleanup_free_ char *line = NULL;
+	int r = 0;
+
+	if (strcmp(t->source, "podman") == 0) {
+		char shortid[16];
+
+		snprintf(shortid, sizeof(shortid), "%.12s\n", t->id);
+		r = bundle_write_file_mode(t->dirfd, "container.id", shortid, strlen(shortid), 0600,
+					   BUNDLE_WRITE_NOSYNC | BUNDLE_WRITE_KEEP_SAME, err);
+	}
+	if (r >= 0)
+		r = asprintf(&line, "%s\n", t->runtime_dir) < 0
+			    ? shield_error_set(err, -ENOMEM, "out of memory")
+			    : bundle_write_file_mode(
+				      t->dirfd, REGISTRY_DIR_FILE, line, strlen(line), 0600,
+				      BUNDLE_WRITE_NOSYNC | BUNDLE_WRITE_KEEP_SAME, err);
+	if (r < 0)
+		return r;
+	*regfd = registry_open(t->runtime_dir, true, err);
+	return *regfd < 0 ? shield_error_prefix(err, "registry: ") : 0;
 }
 
 static void remove_registry(const struct launch_target *t)
@@ -97,7 +123,7 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 	_cleanup_(dnsmasq_launch_freep) struct dnsmasq_launch *launch = NULL;
 	_cleanup_close_ int cachefd = -1;
 	_cleanup_free_ char *conf = NULL;
-	_cleanup_close_ int lockfd = -1;
+	_cleanup_close_ int lockfd = -1, regfd = -1;
 	struct shield_error ignored = {0};
 	struct timespec t0, t1;
 	pid_t old;
@@ -127,7 +153,7 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 	if (r >= 0)
 		/* Made anew at every start: no fsync on the hook's path. */
 		r = launch_write_dnsmasq_conf(t->dirfd, t->state_dir, &b.config,
-					      BUNDLE_WRITE_NOSYNC, err);
+					      BUNDLE_WRITE_NOSYNC | BUNDLE_WRITE_KEEP_SAME, err);
 	/* A dnsmasq of this bundle still running (its container died without a
 	 * poststop) holds the PID file and would confuse the checks. */
 	if (r >= 0)
@@ -143,6 +169,8 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 	/* The nftset verdict first: it explains a dnsmasq that failed without it. */
 	if (r >= 0)
 		r = dnsmasq_probe_finish(probe, err);
+	if (r >= 0)
+		r = record_start(t, &regfd, err);
 	if (launch) {
 		/* Always waited for: a dnsmasq that started must be found to be stopped. */
 		int lr = dnsmasq_launch_finish(launch, &rep->dnsmasq_pid, r >= 0 ? err : &ignored);
@@ -158,23 +186,7 @@ int launch_start(const struct launch_target *t, struct launch_report *rep, struc
 	for (int i = 0; i < NFT_SET_COUNT; i++)
 		rep->n_elems += rs.sets[i].n_elems;
 
-	if (strcmp(t->source, "podman") == 0) {
-		char shortid[16];
-
-		snprintf(shortid, sizeof(shortid), "%.12s\n", t->id);
-		r = bundle_write_file_mode(t->dirfd, "container.id", shortid, strlen(shortid), 0600,
-					   BUNDLE_WRITE_NOSYNC, err);
-	}
-	if (r >= 0)
-		r = write_registry(t, &b.config, rep->dnsmasq_pid, err);
-	if (r >= 0) {
-		_cleanup_free_ char *line = NULL;
-
-		r = asprintf(&line, "%s\n", t->runtime_dir) < 0
-			    ? shield_error_set(err, -ENOMEM, "out of memory")
-			    : bundle_write_file_mode(t->dirfd, REGISTRY_DIR_FILE, line,
-						     strlen(line), 0600, BUNDLE_WRITE_NOSYNC, err);
-	}
+	r = write_registry(t, regfd, &b.config, rep->dnsmasq_pid, err);
 	if (r < 0)
 		goto stop;
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <linux/nsfs.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -42,21 +43,36 @@ struct netns_call {
 	int r;
 };
 
+int netns_enter(int nsfd, struct shield_error *err)
+{
+	if (setns(nsfd, CLONE_NEWNET) < 0) {
+		int r = negative_errno();
+
+		return shield_error_set(
+			err, r, "cannot enter the network namespace: %s%s", strerror(-r),
+			r == -EPERM ? " (needs CAP_SYS_ADMIN over it; run as root or "
+				      "inside podman's user namespace)"
+				    : "");
+	}
+	return 0;
+}
+
+/* Whether the calling thread is in the network namespace nsfd. */
+static bool netns_is_current(int nsfd)
+{
+	struct stat here, there;
+
+	return stat("/proc/thread-self/ns/net", &here) == 0 && fstat(nsfd, &there) == 0 &&
+	       here.st_dev == there.st_dev && here.st_ino == there.st_ino;
+}
+
 static void *netns_thread(void *p)
 {
 	struct netns_call *c = p;
 
-	if (setns(c->nsfd, CLONE_NEWNET) < 0) {
-		int r = negative_errno();
-
-		c->r = shield_error_set(
-			c->err, r, "cannot enter the network namespace: %s%s", strerror(-r),
-			r == -EPERM ? " (needs CAP_SYS_ADMIN over it; run as root or "
-				      "inside podman's user namespace)"
-				    : "");
-		return NULL;
-	}
-	c->r = c->fn(c->arg, c->err);
+	c->r = netns_enter(c->nsfd, c->err);
+	if (c->r >= 0)
+		c->r = c->fn(c->arg, c->err);
 	return NULL;
 }
 
@@ -65,7 +81,12 @@ int netns_call(int nsfd, int (*fn)(void *arg, struct shield_error *err), void *a
 {
 	struct netns_call c = {.nsfd = nsfd, .fn = fn, .arg = arg, .err = err};
 	pthread_t thread;
-	int r = pthread_create(&thread, NULL, netns_thread, &c);
+	int r;
+
+	/* A thread costs its creation and, on a busy machine, a wait for a CPU. */
+	if (netns_is_current(nsfd))
+		return fn(arg, err);
+	r = pthread_create(&thread, NULL, netns_thread, &c);
 
 	if (r != 0)
 		return shield_error_set(err, -r, "cannot start a thread: %s", strerror(r));

@@ -2075,6 +2075,22 @@ bool shadow_clean(const struct shadow *s)
 	return true;
 }
 
+void shadow_stats(const struct shadow *s, const struct shadow_now *now, struct shadow_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->domains = s->cfg.domains.n;
+	st->blocked_queries = s->blocked_total;
+	for (int i = 0; i < NFT_SET_COUNT; i++)
+		st->set_present[i] = s->set_known[i] && s->set_present[i];
+	HTAB_FOREACH(&s->kernel, i, n, nx)
+	{
+		const struct kelem *e = HTAB_ENTRY(n, struct kelem, node);
+
+		if (e->key.set < NFT_SET_COUNT && kelem_live(e, now->mono_ms))
+			st->set_elems[e->key.set]++;
+	}
+}
+
 /* -------------------------------------------------------------- report */
 
 static json_t *ts_or_null(uint64_t wall)

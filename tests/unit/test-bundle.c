@@ -218,6 +218,76 @@ static void test_write_file_atomic(void **state)
 	assert_int_equal(count_dotfiles(f->dir), 0);
 }
 
+/* The inode of name in the bundle (0 if it is missing). */
+static ino_t inode_of(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_ino : 0;
+}
+
+static void test_write_file_keep_same(void **state)
+{
+	struct fixture *f = *state;
+	struct shield_error err = {0};
+	const unsigned keep = BUNDLE_WRITE_NOSYNC | BUNDLE_WRITE_KEEP_SAME;
+	char target[PATH_MAX], slink[PATH_MAX], hard[PATH_MAX], path[PATH_MAX];
+	ino_t ino;
+	char *text;
+
+	/* Missing: written. The same bytes again: the very file is kept. */
+	assert_int_equal(bundle_write_file_mode(f->fd, "k", "same\n", 5, 0600, keep, &err), 0);
+	ino = inode_of(f->fd, "k");
+	assert_true(ino != 0);
+	assert_int_equal(bundle_write_file_mode(f->fd, "k", "same\n", 5, 0600, keep, &err), 0);
+	assert_true(inode_of(f->fd, "k") == ino);
+	assert_int_equal(bundle_write_file_mode(f->fd, "e", NULL, 0, 0600, keep, &err), 0);
+	ino = inode_of(f->fd, "e");
+	assert_int_equal(bundle_write_file_mode(f->fd, "e", NULL, 0, 0600, keep, &err), 0);
+	assert_true(inode_of(f->fd, "e") == ino);
+
+	/* Other bytes, a longer or shorter text: replaced. */
+	ino = inode_of(f->fd, "k");
+	assert_int_equal(bundle_write_file_mode(f->fd, "k", "sane\n", 5, 0600, keep, &err), 0);
+	assert_true(inode_of(f->fd, "k") != ino);
+	text = unit_read(f->dir, "k");
+	assert_string_equal(text, "sane\n");
+	free(text);
+	assert_int_equal(bundle_write_file_mode(f->fd, "k", "sane\nmore", 9, 0600, keep, &err), 0);
+	assert_int_equal(bundle_write_file_mode(f->fd, "k", "sane", 4, 0600, keep, &err), 0);
+	text = unit_read(f->dir, "k");
+	assert_string_equal(text, "sane");
+	free(text);
+
+	/* The same bytes with another mode: replaced, with the mode asked for. */
+	snprintf(path, sizeof(path), "%s/k", f->dir);
+	assert_int_equal(chmod(path, 0644), 0);
+	ino = inode_of(f->fd, "k");
+	assert_int_equal(bundle_write_file_mode(f->fd, "k", "sane", 4, 0600, keep, &err), 0);
+	assert_true(inode_of(f->fd, "k") != ino);
+
+	/* A second link (someone else may hold the file): replaced. */
+	snprintf(hard, sizeof(hard), "%s/k.link", f->root);
+	assert_int_equal(link(path, hard), 0);
+	ino = inode_of(f->fd, "k");
+	assert_int_equal(bundle_write_file_mode(f->fd, "k", "sane", 4, 0600, keep, &err), 0);
+	assert_true(inode_of(f->fd, "k") != ino);
+
+	/* A symlink to a file holding these bytes: replaced by a file, the target untouched. */
+	unit_write_str(f->root, "victim", "sane");
+	snprintf(target, sizeof(target), "%s/victim", f->root);
+	snprintf(slink, sizeof(slink), "%s/s", f->dir);
+	assert_int_equal(symlink(target, slink), 0);
+	assert_int_equal(bundle_write_file_mode(f->fd, "s", "sane", 4, 0600, keep, &err), 0);
+	{
+		struct stat st;
+
+		assert_int_equal(lstat(slink, &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+	}
+	assert_int_equal(count_dotfiles(f->dir), 0);
+}
+
 static void test_write_file_replaces_symlink_not_target(void **state)
 {
 	struct fixture *f = *state;
@@ -903,6 +973,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_foreign_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_file_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_file_keep_same, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_file_replaces_symlink_not_target, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_write_file_failure_leaves_no_temp, setup,

@@ -243,6 +243,17 @@ size_t shadow_open_count(const struct shadow *s, enum shield_event_kind kind);
 /* Whether no check is open. */
 bool shadow_clean(const struct shadow *s);
 
+/* What the shadow knows now, in numbers (nftsetd's metrics). */
+struct shadow_stats {
+	size_t domains;		  /* effective domains */
+	uint64_t blocked_queries; /* every blocked query, repeats within blocked_repeat_ms too */
+	bool set_present[NFT_SET_COUNT]; /* the last dump found the set */
+	size_t set_elems[NFT_SET_COUNT]; /* its unexpired elements in the kernel view */
+};
+
+/* Fill st (the kernel view as of the last dump and notifications, expiries applied at now). */
+void shadow_stats(const struct shadow *s, const struct shadow_now *now, struct shadow_stats *st);
+
 /* What the report says about a container that the shadow does not know (registry, pidfd). */
 struct shadow_report_info {
 	const char *id, *name, *state_dir, *netns, *source; /* NULL = "" */
