@@ -21,16 +21,18 @@
  *     container whose allow sets hold every address the log names (a
  *     kernel dump fed before the clock starts), each event encoded as the
  *     JSON line nftsetd writes. Prints one line:
- *       LINES CPU_NS WALL_NS EVENTS
+ *       LINES CPU_NS WALL_NS EVENTS SHADOW_BYTES
  *     (CPU_NS: this thread's CPU time, the figure that counts on a shared
  *     machine; WALL_NS: elapsed). --parse-only stops each line after
  *     dnsmasq_log_parse_line, --split-only after the splitter (with the
- *     reads): where the time goes.
+ *     reads): where the time goes. SHADOW_BYTES: the heap the shadow
+ *     state holds once the log is read (with the kernel view).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,9 +316,11 @@ static int run(const char *path, enum stage stage)
 	struct feed x = {.stage = stage};
 	uint64_t off = 0, c0, w0, c1, w1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct mallinfo2 m0, m1;
 
 	if (fd < 0)
 		fail(path);
+	m0 = mallinfo2();
 	now_of(&x.now);
 	x.s = make_shadow(&cfg, &x.now);
 	dnsmasq_log_split_init(&split, 0);
@@ -338,9 +342,10 @@ static int run(const char *path, enum stage stage)
 	c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	w1 = clock_ns(CLOCK_MONOTONIC);
 	close(fd);
-	printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", x.lines, c1 - c0, w1 - w0,
-	       x.events);
 	shadow_output_free(&x.out);
+	m1 = mallinfo2();
+	printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %zu\n", x.lines, c1 - c0, w1 - w0,
+	       x.events, m1.uordblks - m0.uordblks);
 	shadow_free(x.s);
 	strlist_free(&domains);
 	return 0;
