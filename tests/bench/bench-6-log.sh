@@ -12,14 +12,15 @@
 # names (so cached answers are checked against the kernel view), every
 # event encoded as nftsetd writes it. The original's side: terok-shield's
 # DnsLogWatcher (watchers/dns_log.py, stdlib only: a regex over each line,
-# classifying queries) run from its public source, which TEROK_SHIELD_SRC
-# names (a checkout, a directory holding src/terok_shield, or a bare git
-# repository); without it that row is not run. Runs alternate ours/theirs
+# classifying queries) run from its public source, which SHIELD_BENCH_ORIGINAL
+# names (as for benchmark 2: a git checkout of terok-shield or its git
+# directory, or a directory holding src/terok_shield); without it those rows
+# are not run. Runs alternate ours/theirs
 # (BENCH_RUNS pairs, default 7); lines per second are per CPU-second of the
 # one thread doing the work (this machine is shared), wall time as context.
 #
 #   tests/bench/bench-6-log.sh        (after cmake --build --preset release)
-#   TEROK_SHIELD_SRC=/path/to/terok-shield tests/bench/bench-6-log.sh
+#   SHIELD_BENCH_ORIGINAL=$HOME/terok-shield tests/bench/bench-6-log.sh
 #
 # Needs no root. Asserts no timing; fails only when a run fails or counts
 # other lines than the log holds.
@@ -29,12 +30,13 @@ source "$(dirname "$0")/lib-bench.sh"
 
 RUNS=$(bench_runs 7)
 LINES=${BENCH_LOG_LINES:-1000000}
-PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
+# Debian's python3, as for benchmark 2 (SHIELD_BENCH_PYTHON names another).
+PYTHON=${SHIELD_BENCH_PYTHON:-/usr/bin/python3}
 [[ $LINES =~ ^[1-9][0-9]*$ ]] || die "BENCH_LOG_LINES must be a positive number, not '$LINES'"
 BIN=$BENCH_BIN_DIR/bench-log
 
 bench_section 6 "Log throughput"
-bench_reproduce "tests/bench/bench-6-log.sh (BENCH_RUNS=$RUNS, BENCH_LOG_LINES=$LINES; TEROK_SHIELD_SRC=DIR adds the original's watcher)"
+bench_reproduce "tests/bench/bench-6-log.sh (BENCH_RUNS=$RUNS, BENCH_LOG_LINES=$LINES; SHIELD_BENCH_ORIGINAL=DIR adds the original's watcher)"
 bench_require_bin "$BIN"
 init_tmp
 
@@ -46,28 +48,36 @@ for ((d = 0; d < 20; d++)); do DOMAINS+=("d$d.shield.test"); done
 # The original's package, outside the project tree.
 ORIG=
 ORIG_WHY=
-if [[ -z ${TEROK_SHIELD_SRC:-} ]]; then
-	ORIG_WHY="TEROK_SHIELD_SRC is not set (a terok-shield checkout or bare git repository)"
-elif ! command -v "$PYTHON" >/dev/null 2>&1; then
-	ORIG_WHY="no $PYTHON"
+SRC=${SHIELD_BENCH_ORIGINAL:-}
+if [[ -z $SRC ]]; then
+	ORIG_WHY="SHIELD_BENCH_ORIGINAL is not set (a git checkout of terok-shield, https://github.com/terok-ai/terok-shield, or its git directory)"
+elif [[ ! -x $PYTHON ]]; then
+	ORIG_WHY="no python3 at $PYTHON (SHIELD_BENCH_PYTHON names another)"
 else
 	ORIG=$TMP/orig
 	mkdir -p "$ORIG"
-	if [[ -d $TEROK_SHIELD_SRC/src/terok_shield ]]; then
-		cp -r "$TEROK_SHIELD_SRC/src/terok_shield" "$ORIG/"
-	elif git -C "$TEROK_SHIELD_SRC" rev-parse --is-bare-repository >/dev/null 2>&1; then
-		git -C "$TEROK_SHIELD_SRC" archive HEAD src/terok_shield | tar -x -C "$TMP" &&
-			mv "$TMP/src/terok_shield" "$ORIG/"
+	gd=
+	for d in "$SRC" "$SRC/.git"; do
+		if git --git-dir="$d" rev-parse --verify -q HEAD >/dev/null 2>&1; then
+			gd=$d
+			break
+		fi
+	done
+	if [[ -d $SRC/src/terok_shield ]]; then
+		cp -r "$SRC/src/terok_shield" "$ORIG/"
+		ORIG_REV=$([[ -n $gd ]] && git --git-dir="$gd" rev-parse --short=12 HEAD || echo "a copy")
+	elif [[ -n $gd ]]; then
+		git --git-dir="$gd" archive HEAD src/terok_shield | tar -x -C "$TMP" ||
+			die "SHIELD_BENCH_ORIGINAL=$SRC: no src/terok_shield at HEAD"
+		mv "$TMP/src/terok_shield" "$ORIG/"
+		ORIG_REV=$(git --git-dir="$gd" rev-parse --short=12 HEAD)
 	fi
 	if [[ ! -f $ORIG/terok_shield/watchers/dns_log.py ]]; then
-		ORIG_WHY="no src/terok_shield/watchers/dns_log.py under TEROK_SHIELD_SRC=$TEROK_SHIELD_SRC"
-		ORIG=
-	else
-		# The package's __init__ imports its pydantic-based configuration, which
-		# the watcher never uses (and Debian's python3 lacks): an empty one.
-		: >"$ORIG/terok_shield/__init__.py"
-		ORIG_REV=$(git -C "$TEROK_SHIELD_SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)
+		die "SHIELD_BENCH_ORIGINAL=$SRC holds no src/terok_shield/watchers/dns_log.py (a git checkout of terok-shield, or its git directory)"
 	fi
+	# The package's __init__ imports its pydantic-based configuration, which
+	# the watcher never uses (and Debian's python3 lacks): an empty one.
+	: >"$ORIG/terok_shield/__init__.py"
 fi
 
 # The log's query lines alone: all the original's watcher classifies.
@@ -152,7 +162,7 @@ bench_verdict 6 "≥ 5,000,000 lines/s on one core" "$measured" "$verdict" \
 bench_text "The log: $mix (bench-log gen: 2,000 names under 20 allowed domains, answers rotating every 250,000 lines, 500 blocked names). Per line, shield splits, parses every field (stamp, pid, serial, client, name, answer or set and address), and updates the shadow state: expected set entries from nftset lines, the answer history per name (rotation), cached answers checked against the kernel view, blocked queries with repeat suppression; the first run made $events events (rotations, blocked queries), each encoded as the JSON line nftsetd writes. The shadow state held after the log: $mem (12,000 addresses, expected entries and answer histories included)."
 bench_text "Where the time goes (medians, CPU ns a line): reading and splitting $ns_split, parsing $ns_parse, the shadow state and events $ns_shadow; $ns_all in all. Most of the shadow's share is memory, not instructions: an nftset line looks its address up in two hash tables (expected entries and the kernel view, up to 12,000 elements for 2,000 names), which do not fit a core's 512 KiB L2 cache here; with 200 names the same path runs at $(awk -v m="$(bench_median "$TMP/small.cpu")" 'BEGIN { printf "%.2fM", m / 1e6 }') lines/s (median). Before issue 7's work the path ran at about 1.6M lines/s on this log (this benchmark at the commit before it); what took it to its current rate without changing what it computes: the address parser no longer quotes its input for an error message nobody asked for; the log parser builds a record without clearing its 1 KiB name buffer, reads dotted quads, common IPv6 forms, pids and serials directly and finds fields with memchr/memrchr; the splitter hands out lines where they lie in the read buffer; shadow keys and names hash eight bytes at a time; a response looks its name's policy up once, fetches the name's answer history while its lines are read, and an unchanged answer allocates nothing; the allowed-domain check and its statistics are one lookup; events are encoded without a jansson object (byte for byte the same line, checked against jansson in test-event and fuzz-event), with timestamps and IPv4 text written by hand."
 if [[ -n $ORIG ]]; then
-	bench_text "The original's watcher reads the same file with readline() and one regular expression per line and looks only at query[A]/query[AAAA] lines, classifying each name against the allowed domains and building an event for each blocked one ($orig_events, no repeat suppression); it keeps no state about answers, sets or rotation, so the first ratio compares a full classifier with a query filter; the last rows give both the query lines alone (what the original classifies; under the strict DNS policy a query costs shield little). Its package was taken from TEROK_SHIELD_SRC at $ORIG_REV with an empty terok_shield/__init__.py (that file imports a pydantic-based configuration the watcher does not use); dns_log.py and what it imports are run as published."
+	bench_text "The original's watcher reads the same file with readline() and one regular expression per line and looks only at query[A]/query[AAAA] lines, classifying each name against the allowed domains and building an event for each blocked one ($orig_events, no repeat suppression); it keeps no state about answers, sets or rotation, so the first ratio compares a full classifier with a query filter; the last rows give both the query lines alone (what the original classifies; under the strict DNS policy a query costs shield little). Its package was taken from SHIELD_BENCH_ORIGINAL ($ORIG_REV) with an empty terok_shield/__init__.py (that file imports a pydantic-based configuration the watcher does not use); dns_log.py and what it imports are run as published."
 else
 	bench_text "The original's watcher: not run ($ORIG_WHY)."
 fi
