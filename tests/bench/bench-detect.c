@@ -11,8 +11,10 @@
  *     allow_v4 { ADDR }` run in the namespace (fork, setns, exec) until
  *     drift.unexplained for ADDR arrives; then the same add made by this
  *     process through one netlink batch (nft_elems_add). Each element is
- *     deleted again after its event. Prints one line per trial:
- *       nft FORK_TO_EVENT_NS FORK_TO_EXIT_NS
+ *     deleted again after its event. The commit's time is when this process's
+ *     own nf_tables notification socket in the namespace (what nftsetd
+ *     listens to as well) receives the change. Prints one line per trial:
+ *       nft FORK_TO_EVENT_NS FORK_TO_EXIT_NS COMMIT_TO_EVENT_NS
  *       netlink SEND_TO_EVENT_NS SEND_TO_ACK_NS
  *
  *   bench-detect down SOCK CONTAINER PID
@@ -39,6 +41,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
 
 #include "shield/netns.h"
 #include "shield/nft-netlink.h"
@@ -73,8 +77,15 @@ struct sub {
 	size_t len;
 };
 
-static uint64_t sub_wait(struct sub *s, const char *kind, const char *ip, int pidfd,
-			 uint64_t *exit_ns);
+/* What else to watch while waiting for an event (each fd < 0: not). */
+struct also {
+	int pidfd; /* a process: *exit_ns = when it exited */
+	uint64_t *exit_ns;
+	int monfd; /* an nf_tables notification socket: *commit_ns = first message */
+	uint64_t *commit_ns;
+};
+
+static uint64_t sub_wait(struct sub *s, const char *kind, const char *ip, struct also *also);
 
 static void sub_open(struct sub *s, const char *path, const char *container)
 {
@@ -93,20 +104,31 @@ static void sub_open(struct sub *s, const char *path, const char *container)
 		     container);
 	if (n < 0 || (size_t)n >= sizeof(req) || write(s->fd, req, (size_t)n) != n)
 		fail("cannot subscribe on %s", path);
-	if (!sub_wait(s, NULL, NULL, -1, NULL))
+	if (!sub_wait(s, NULL, NULL, NULL))
 		fail("no answer to the subscription on %s", path);
+}
+
+/* Read what a notification socket holds; true if it held anything. */
+static bool drain(int fd)
+{
+	char buf[65536];
+	bool any = false;
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		any = true;
+	return any;
 }
 
 /*
  * Read event lines until one has kind (and ip, unless NULL; kind NULL: the
- * {"subscribed":true} answer); returns the
- * time it was read, or 0 after WAIT_MS. pidfd >= 0: also note when that
- * process exits (*exit_ns, reaped).
+ * {"subscribed":true} answer); returns the time it was read, or 0 after
+ * WAIT_MS. also (may be NULL): note meanwhile when a process exits and when
+ * the kernel's first notification arrives.
  */
-static uint64_t sub_wait(struct sub *s, const char *kind, const char *ip, int pidfd,
-			 uint64_t *exit_ns)
+static uint64_t sub_wait(struct sub *s, const char *kind, const char *ip, struct also *also)
 {
 	uint64_t deadline = now_ns() + (uint64_t)WAIT_MS * 1000000u;
+	int pidfd = also ? also->pidfd : -1, monfd = also ? also->monfd : -1;
 
 	for (;;) {
 		char *nl;
@@ -128,20 +150,27 @@ static uint64_t sub_wait(struct sub *s, const char *kind, const char *ip, int pi
 				return t;
 		}
 		{
-			struct pollfd p[2] = {{.fd = s->fd, .events = POLLIN},
-					      {.fd = pidfd, .events = POLLIN}};
+			struct pollfd p[3] = {{.fd = s->fd, .events = POLLIN},
+					      {.fd = pidfd, .events = POLLIN},
+					      {.fd = monfd, .events = POLLIN}};
 			uint64_t now = now_ns();
 			int r;
 
 			if (now >= deadline)
 				return 0;
-			r = poll(p, pidfd >= 0 ? 2 : 1, (int)((deadline - now) / 1000000u) + 1);
+			r = poll(p, 3, (int)((deadline - now) / 1000000u) + 1);
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r < 0)
 				fail("poll: %s", strerror(errno));
+			if (monfd >= 0 && (p[2].revents & POLLIN)) {
+				uint64_t t = now_ns();
+
+				if (drain(monfd) && !*also->commit_ns)
+					*also->commit_ns = t;
+			}
 			if (pidfd >= 0 && (p[1].revents & POLLIN)) {
-				*exit_ns = now_ns();
+				*also->exit_ns = now_ns();
 				pidfd = -1;
 			}
 			if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -156,6 +185,26 @@ static uint64_t sub_wait(struct sub *s, const char *kind, const char *ip, int pi
 			}
 		}
 	}
+}
+
+/* In the namespace: a socket that receives every nf_tables change made there. */
+static int open_monitor(void *arg, struct shield_error *err)
+{
+	struct mnl_socket **out = arg;
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int group = NFNLGRP_NFTABLES;
+
+	if (!nl)
+		return shield_error_set(err, -errno, "netlink socket: %s", strerror(errno));
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_setsockopt(nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0) {
+		int r = -errno;
+
+		mnl_socket_close(nl);
+		return shield_error_set(err, r, "nf_tables notifications: %s", strerror(-r));
+	}
+	*out = nl;
+	return 0;
 }
 
 static struct addr_prefix host4(int a, int b, int c, int d)
@@ -173,22 +222,27 @@ static int drift(const char *sock, const char *netns, const char *container, int
 {
 	struct shield_error err = {0};
 	struct nft_sock *nft = NULL;
+	struct mnl_socket *mon = NULL;
 	struct sub sub;
-	int nsfd;
+	int nsfd, monfd;
 
 	nsfd = netns_open(netns, &err);
-	if (nsfd < 0 || nft_sock_open_in(nsfd, &nft, &err) < 0)
+	if (nsfd < 0 || nft_sock_open_in(nsfd, &nft, &err) < 0 ||
+	    netns_call(nsfd, open_monitor, &mon, &err) < 0)
 		fail("%s", err.msg);
+	monfd = mnl_socket_get_fd(mon);
 	sub_open(&sub, sock, container);
 	for (int i = 0; i < n; i++) {
 		struct addr_prefix a = host4(203, 0, 113, 1 + i % 250), b;
 		char ip[ADDR_TEXT_MAX], cmd[128];
-		uint64_t t0, t_ev, t_exit = 0, t_ack;
-		int status, pidfd;
+		uint64_t t0, t_ev, t_exit = 0, t_ack, t_commit = 0;
+		struct also also = {.exit_ns = &t_exit, .monfd = monfd, .commit_ns = &t_commit};
+		int status;
 		pid_t pid;
 
 		addr_format(&a, ip);
 		snprintf(cmd, sizeof(cmd), "add element inet terok_shield allow_v4 { %s }", ip);
+		drain(monfd); /* the last trial's delete */
 		t0 = now_ns();
 		pid = fork();
 		if (pid < 0)
@@ -199,18 +253,20 @@ static int drift(const char *sock, const char *netns, const char *container, int
 			execlp("nft", "nft", cmd, (char *)NULL);
 			_exit(127);
 		}
-		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		t_ev = sub_wait(&sub, "drift.unexplained", ip, pidfd, &t_exit);
+		also.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		t_ev = sub_wait(&sub, "drift.unexplained", ip, &also);
 		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			fail("nft %s failed", cmd);
 		if (!t_exit)
 			t_exit = now_ns();
-		if (pidfd >= 0)
-			close(pidfd);
+		if (also.pidfd >= 0)
+			close(also.pidfd);
 		if (!t_ev)
 			fail("no drift.unexplained for %s within 10 s", ip);
-		printf("nft %llu %llu\n", (unsigned long long)(t_ev - t0),
-		       (unsigned long long)(t_exit - t0));
+		if (!t_commit)
+			t_commit = t_ev; /* read together: no gap seen */
+		printf("nft %llu %llu %llu\n", (unsigned long long)(t_ev - t0),
+		       (unsigned long long)(t_exit - t0), (unsigned long long)(t_ev - t_commit));
 		if (nft_elems_delete(nft, NFT_SET_ALLOW_V4, &a, 1, &err) < 0)
 			fail("%s", err.msg);
 
@@ -220,7 +276,7 @@ static int drift(const char *sock, const char *netns, const char *container, int
 		if (nft_elems_add(nft, NFT_SET_ALLOW_V4, &b, 1, NFT_TIMEOUT_SET_DEFAULT, &err) < 0)
 			fail("%s", err.msg);
 		t_ack = now_ns();
-		t_ev = sub_wait(&sub, "drift.unexplained", ip, -1, NULL);
+		t_ev = sub_wait(&sub, "drift.unexplained", ip, NULL);
 		if (!t_ev)
 			fail("no drift.unexplained for %s within 10 s", ip);
 		printf("netlink %llu %llu\n", (unsigned long long)(t_ev - t0),
@@ -230,6 +286,7 @@ static int drift(const char *sock, const char *netns, const char *container, int
 		fflush(stdout);
 	}
 	nft_sock_close(nft);
+	mnl_socket_close(mon);
 	close(nsfd);
 	close(sub.fd);
 	return 0;
@@ -248,7 +305,7 @@ static int down(const char *sock, const char *container, const char *pid_text)
 	t0 = now_ns();
 	if (kill((pid_t)pid, SIGKILL) < 0)
 		fail("kill: %s", strerror(errno));
-	t_ev = sub_wait(&sub, "dnsmasq.down", NULL, -1, NULL);
+	t_ev = sub_wait(&sub, "dnsmasq.down", NULL, NULL);
 	if (!t_ev)
 		fail("no dnsmasq.down within 10 s after killing %s", pid_text);
 	printf("down %llu\n", (unsigned long long)(t_ev - t0));
