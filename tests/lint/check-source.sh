@@ -24,4 +24,16 @@ for f in "${files[@]}"; do
 		status=1
 	fi
 done
+
+# A script with a #! line is meant to be run as the README and the usage
+# comments say (tests/bench/run-benchmarks.sh, tests/run-all.sh): it must
+# be executable in git, not only through ctest's `bash SCRIPT`.
+while IFS= read -r f; do
+	[[ -f $f ]] || continue
+	head -c 2 "$f" | grep -q '^#!' || continue
+	if ! git ls-files -s -- "$f" | grep -q '^100755'; then
+		echo "check-source: $f has a #! line but is not executable (run: chmod +x $f; git add $f)" >&2
+		status=1
+	fi
+done < <(git ls-files -- '*.sh' .ci 2>/dev/null)
 exit "$status"
