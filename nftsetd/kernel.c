@@ -49,6 +49,11 @@ void kernel_dump(struct container *c)
 	c->has_rule_writer = false;
 	if (r < 0)
 		nlog(LOG_PRIO_ERR, "%s: out of memory in the shadow state", container_label(c));
+	if (shadow_awaiting_log(c->shadow) > 0 && c->d->n_blocking == 0) {
+		/* Answers whose log lines were not read yet: judged once they are. */
+		c->resync_wanted = true;
+		daemon_want_dump(c->d);
+	}
 	container_output(c, &out);
 	shadow_output_free(&out);
 	nft_ruleset_free(&rs);

@@ -384,8 +384,11 @@ static void on_soon(uv_timer_t *t)
 	d->soon_armed = false;
 	for (c = d->containers; c; c = next) {
 		next = c->next;
-		if (c->resync_wanted)
-			kernel_dump(c);
+		if (c->resync_wanted) {
+			tail_read(c); /* the answers dnsmasq added are explained first */
+			if (!c->detaching)
+				kernel_dump(c);
+		}
 	}
 }
 

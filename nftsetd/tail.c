@@ -339,15 +339,19 @@ static bool read_some(struct container *c, uint64_t limit)
 	struct stat st;
 	bool more = false;
 
-	if (t->fd < 0)
+	daemon_now(&x.now); /* before the size: what was written by then gets read */
+	if (t->fd < 0) {
+		shadow_log_read(c->shadow, &x.now); /* no log to wait for */
 		return false;
+	}
 	if (fstat(t->fd, &st) < 0)
 		return false;
 	if ((uint64_t)st.st_size < t->split.offset)
 		tail_truncated(c, (uint64_t)st.st_size);
-	if ((uint64_t)st.st_size == t->split.offset)
+	if ((uint64_t)st.st_size == t->split.offset) {
+		shadow_log_read(c->shadow, &x.now);
 		return false;
-	daemon_now(&x.now);
+	}
 	events_batch_begin(c, t->split.consumed, t->lines);
 	for (;;) {
 		ssize_t n;
@@ -364,8 +368,10 @@ static bool read_some(struct container *c, uint64_t limit)
 			     shield_strerror(negative_errno()));
 			break;
 		}
-		if (n == 0)
+		if (n == 0) {
+			shadow_log_read(c->shadow, &x.now);
 			break;
+		}
 		dnsmasq_log_split_feed(&t->split, read_buf, (size_t)n, on_line, &x);
 		total += (uint64_t)n;
 		t->bytes_read += (uint64_t)n;

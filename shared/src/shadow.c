@@ -158,6 +158,7 @@ struct kelem {
 	size_t range_idx;    /* index in ranges[set] when not a host, else SIZE_MAX */
 	bool has_writer;
 	struct shadow_writer writer;
+	uint64_t ours_added_at; /* monotonic ms one of our writers added it, 0 = not so */
 };
 
 /* A static entry: an effective IP in an allow set, or a deny.list entry in a deny set. */
@@ -284,6 +285,9 @@ struct shadow {
 	struct htab dyn; /* struct dentry */
 	struct htab items;
 	uint32_t item_gen;
+	bool log_tracked;     /* shadow_log_read was called: adds by our writers may wait for it */
+	uint64_t log_read_at; /* monotonic ms the query log was last read to its end */
+	size_t awaiting_log;  /* elements the last set check left for the log to explain */
 	size_t open[SHIELD_EVENT_KIND_COUNT];
 	uint64_t counts[SHIELD_EVENT_KIND_COUNT];
 	uint64_t blocked_total;
@@ -1638,6 +1642,17 @@ static int apply_set_dump(struct shadow *s, enum nft_set_id id, const struct nft
 	return 0;
 }
 
+/*
+ * Whether e waits for the query log: one of our writers (dnsmasq) added it,
+ * and the log has not been read to its end since, with SHADOW_LOG_LAG_MS
+ * for dnsmasq to write the line that goes with the add.
+ */
+static bool awaits_log(const struct shadow *s, const struct kelem *e)
+{
+	return s->log_tracked && e->ours_added_at &&
+	       s->log_read_at < e->ours_added_at + SHADOW_LOG_LAG_MS;
+}
+
 /* Check the sets in mask against the expected content; resolve what cleared. */
 static int check_sets(struct shadow *s, unsigned mask, const struct shadow_now *now,
 		      struct shadow_output *out)
@@ -1655,6 +1670,7 @@ static int check_sets(struct shadow *s, unsigned mask, const struct shadow_now *
 		if ((mask & (1u << id)) && s->set_present[id])
 			live |= 1u << id;
 	s->item_gen++;
+	s->awaiting_log = 0;
 
 	/* Dynamic entries: learn the kernel's expiry, forget the expired. */
 	HTAB_FOREACH(&s->dyn, i, n, nx)
@@ -1712,6 +1728,15 @@ static int check_sets(struct shadow *s, unsigned mask, const struct shadow_now *
 		if (!(live & (1u << e->key.set)) || !set_is_allow(e->key.set) || !kelem_live(e, t))
 			continue;
 		v = judge_allow(s, &e->key, t, &domain);
+		if ((v == VERDICT_UNEXPLAINED || v == VERDICT_OUTLIVED) && awaits_log(s, e)) {
+			/* dnsmasq added it; its log line may not have been read yet. */
+			struct item *it = item_find(s, SHIELD_EVENT_DRIFT_UNEXPLAINED, &e->key, 0);
+
+			if (it)
+				it->gen = s->item_gen;
+			s->awaiting_log++;
+			continue;
+		}
 		r = open_verdict(s, e, v, domain, now, out);
 		if (r < 0)
 			return r;
@@ -1851,6 +1876,20 @@ int shadow_kernel_set(struct shadow *s, enum nft_set_id id, const struct nft_set
 	return check_sets(s, 1u << id, now, out);
 }
 
+void shadow_log_read(struct shadow *s, const struct shadow_now *now)
+{
+	if (!s || !now)
+		return;
+	s->log_tracked = true;
+	if (now->mono_ms > s->log_read_at)
+		s->log_read_at = now->mono_ms;
+}
+
+size_t shadow_awaiting_log(const struct shadow *s)
+{
+	return s ? s->awaiting_log : 0;
+}
+
 int shadow_kernel_changes(struct shadow *s, const struct shadow_elem_change *changes, size_t n,
 			  const struct shadow_writer *writer, const struct shadow_now *now,
 			  struct shadow_output *out)
@@ -1890,6 +1929,7 @@ int shadow_kernel_changes(struct shadow *s, const struct shadow_elem_change *cha
 			e->has_writer = writer != NULL;
 			if (writer)
 				e->writer = *writer;
+			e->ours_added_at = ours ? (now->mono_ms ? now->mono_ms : 1) : 0;
 			items_close_at(s, &k, on_add, ARRAY_SIZE(on_add));
 			/* Our own writers are judged at the next dump, against the bundle. */
 			if (!set_is_allow(set) || ours || !s->set_known[set])

@@ -799,6 +799,71 @@ static void test_dump_race(void **state)
 	nft_ruleset_free(&rs);
 }
 
+/* dnsmasq adds to the set before its log line is written and read: once the shadow is told
+ * how far the log has been read (nftsetd), a dump in between waits for the log instead of
+ * calling the answer unexplained; an add the log never explains is still reported. */
+static void test_log_lag(void **state)
+{
+	static const char *const a[] = {"198.18.1.2"};
+	struct fix *f = *state;
+	struct nft_ruleset rs;
+
+	clean_start(f);
+	shadow_log_read(f->s, &f->now);
+	change(f, true, NFT_SET_ALLOW_V4, "198.18.1.2", 100, "dnsmasq");
+	change(f, true, NFT_SET_ALLOW_V4, "198.18.1.7", 100, "dnsmasq");
+	change(f, true, NFT_SET_ALLOW_V4, "198.18.5.6", 55, "nft");
+	assert_int_equal(n_kind(f, SHIELD_EVENT_DRIFT_UNEXPLAINED), 1); /* nft's, at once */
+	reset(f);
+	rs_build(f, &rs);
+	rs_add(&rs, NFT_SET_ALLOW_V4, "198.18.1.2", T_MS);
+	rs_add(&rs, NFT_SET_ALLOW_V4, "198.18.1.7", T_MS);
+	rs_add(&rs, NFT_SET_ALLOW_V4, "198.18.5.6", T_MS);
+	/* The dump comes before the log was read again: dnsmasq's two wait. */
+	advance(f, 5);
+	dump(f, &rs, NULL);
+	assert_int_equal(n_kind(f, SHIELD_EVENT_DRIFT_UNEXPLAINED), 0); /* .5.6 is open already */
+	assert_int_equal(shadow_awaiting_log(f->s), 2);
+	/* Read to its end too soon after the add: still waiting. */
+	shadow_log_read(f->s, &f->now);
+	dump(f, &rs, NULL);
+	assert_int_equal(shadow_awaiting_log(f->s), 2);
+	assert_int_equal(n_kind(f, SHIELD_EVENT_DRIFT_UNEXPLAINED), 0);
+	/* The log explains .2; read to its end late enough, .7 is unexplained. */
+	answer(f, 1, "allowed.shield.test", a, 1);
+	advance(f, SHADOW_LOG_LAG_MS);
+	shadow_log_read(f->s, &f->now);
+	dump(f, &rs, NULL);
+	assert_int_equal(shadow_awaiting_log(f->s), 0);
+	assert_int_equal(n_kind(f, SHIELD_EVENT_DRIFT_UNEXPLAINED), 1);
+	assert_string_equal(event_of(f, SHIELD_EVENT_DRIFT_UNEXPLAINED)->ip, "198.18.1.7");
+	/* nft's item stayed open all along (a waiting check does not resolve it either). */
+	assert_false(shadow_clean(f->s));
+	nft_ruleset_free(&rs);
+}
+
+/* An item open for an element stays open while a re-add by dnsmasq waits for the log. */
+static void test_log_lag_keeps_open(void **state)
+{
+	struct fix *f = *state;
+	struct nft_ruleset rs;
+
+	clean_start(f);
+	shadow_log_read(f->s, &f->now);
+	change(f, true, NFT_SET_ALLOW_V4, "198.18.5.6", 55, "nft");
+	assert_int_equal(n_kind(f, SHIELD_EVENT_DRIFT_UNEXPLAINED), 1);
+	reset(f);
+	change(f, true, NFT_SET_ALLOW_V4, "198.18.5.6", 100, "dnsmasq");
+	rs_build(f, &rs);
+	rs_add(&rs, NFT_SET_ALLOW_V4, "198.18.5.6", T_MS);
+	advance(f, 5);
+	dump(f, &rs, NULL);
+	assert_int_equal(shadow_awaiting_log(f->s), 1);
+	assert_int_equal(n_kind(f, SHIELD_EVENT_DRIFT_UNEXPLAINED), 0);
+	assert_false(shadow_clean(f->s)); /* not resolved by the wait */
+	nft_ruleset_free(&rs);
+}
+
 /* Re-adding a present element does not refresh its kernel timeout: the shadow keeps the
  * kernel's expiry, so the element expiring "early" is no drift. */
 static void test_readd_keeps_expiry(void **state)
@@ -1213,6 +1278,8 @@ int main(void)
 		T(test_unexplained_notification),
 		T(test_unexplained_dump),
 		T(test_explained_writers),
+		T(test_log_lag),
+		T(test_log_lag_keeps_open),
 		T(test_adoption),
 		T(test_missing_static),
 		T(test_no_repair),
