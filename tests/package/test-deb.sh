@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119 # shield_run takes extra podman options; none here
+# shellcheck disable=SC2016 # jq filters and bash -c scripts are single-quoted on purpose
 # The Debian package, from source to purge, as an operator meets it:
 #
 # 1. packaging/build-deb.sh builds shield_*.deb from a clean copy of the
@@ -20,9 +21,16 @@
 #    a bundled profile and a bundle in the default state root
 #    /var/lib/shield reaches its allowed host, and `shield status`,
 #    `rules` and `profiles` of the installed tree see it;
+#    nftsetd runs from the installed unit, started by hand because systemd
+#    is not PID 1 in this sandbox: ExecStart=, CapabilityBoundingSet=,
+#    NoNewPrivileges= and UMask= read from the installed nftsetd.service
+#    and applied with setpriv, NOTIFY_SOCKET a socket of the test's that
+#    receives READY=1 (Type=notify); `shield drift` reports the container
+#    through it (clean, then the drift an `nft add element` made) and
+#    `shield watch --json` streams that drift;
 # 5. `apt-get purge shield` removes every path `dpkg -L shield` listed (the
-#    directories only shield owned too), and leaves the stopped container's
-#    bundle and /run/shield alone.
+#    directories only shield owned too) and the unit's enablement, and
+#    leaves the stopped container's bundle and /run/shield alone.
 #
 # Root; installs into /usr (ctest runs it alone: RUN_SERIAL). Refuses to run
 # when a shield package is installed already. Everything it made goes at
@@ -42,10 +50,16 @@ readonly CLEAN_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 readonly SYSTEM_HOOKS=/usr/share/containers/oci/hooks.d
 readonly STATE_DEFAULT=/var/lib/shield
 readonly RUNTIME_DEFAULT=/run/shield
+# Where Debian 12's systemd (pkg-config systemd) keeps units; the package's
+# enablement of nftsetd.service (dh_installsystemd, deb-systemd-helper).
+readonly SYSTEM_UNIT=/lib/systemd/system/nftsetd.service
+readonly USER_UNIT=/usr/lib/systemd/user/nftsetd.service
+readonly UNIT_WANTS=/etc/systemd/system/multi-user.target.wants/nftsetd.service
 APT_OPTS=(-y -q -o DPkg::Lock::Timeout=300)
 
 require_root
-require_cmd git tar dpkg-buildpackage dh dh_auto_configure lintian apt-get dpkg-query cmp
+require_cmd git tar dpkg-buildpackage dh dh_auto_configure lintian apt-get dpkg-query cmp \
+	systemd-analyze setpriv python3 nsenter ss
 # The build dependencies (dpkg-buildpackage would say so too, but later).
 for p in debhelper dpkg-dev cmake pkgconf libnftnl-dev libmnl-dev libuv1-dev libjansson-dev libcmocka-dev; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
@@ -193,6 +207,24 @@ fi
 for s in createRuntime poststop; do
 	check "the package installs $SYSTEM_HOOKS/shield-$s.json" listed "$SYSTEM_HOOKS/shield-$s.json"
 done
+check "the package installs nftsetd's system unit $SYSTEM_UNIT" listed "$SYSTEM_UNIT"
+check "the package installs nftsetd's user unit $USER_UNIT" listed "$USER_UNIT"
+# dh_installsystemd's postinst enables it (and would start it under a
+# running systemd); the user unit is enabled by no one but each user.
+check "the install enables nftsetd.service ($UNIT_WANTS)" test -L "$UNIT_WANTS"
+check "... and not the user unit for every user" test ! -e /etc/systemd/user/default.target.wants/nftsetd.service
+installed_units_verify() {
+	local u out rc
+	for u in "$SYSTEM_UNIT" "--user $USER_UNIT"; do
+		rc=0
+		# shellcheck disable=SC2086 # "--user PATH" is two words
+		out=$(XDG_RUNTIME_DIR=$TMP systemd-analyze ${u%% /*} verify "/${u#*/}" 2>&1) || rc=$?
+		[[ $rc == 0 && -z $out ]] && continue
+		say "    systemd-analyze verify $u (exit $rc): $out"
+		return 1
+	done
+}
+check "systemd-analyze verify is silent on the installed units (their binaries and man pages installed)" installed_units_verify
 # One source of truth: the descriptors are what `shield setup` writes now
 # for the installed hook.
 descriptors_are_setups() {
@@ -253,6 +285,138 @@ for script in "$SRC"/tests/e2e/test-*.sh; do
 	check "e2e $(basename "$script" .sh) with the installed binaries" run_e2e "$script"
 done
 say "    ($(elapsed) so far)"
+
+# ------------------------------------------------------------ nftsetd from its unit
+
+# unit_get KEY: the value of the last KEY= in the [Service] section of the
+# installed system unit (what systemd would use; no drop-ins here).
+unit_get() {
+	awk -v k="$1" '/^\[/ { sec = $0; next }
+		sec == "[Service]" && index($0, k "=") == 1 { v = substr($0, length(k) + 2) }
+		END { print v }' "$SYSTEM_UNIT"
+}
+
+# start_unit_nftsetd: nftsetd as systemd would start it from the installed
+# unit, by hand, because systemd is not PID 1 in this sandbox: a clean
+# environment, the unit's ExecStart=, its CapabilityBoundingSet= as the
+# bounding set (and, as root, so the permitted and effective sets) with no
+# inheritable ones, NoNewPrivileges=, UMask=, RuntimeDirectory= and
+# StateDirectory= made as systemd makes them, and NOTIFY_SOCKET a datagram
+# socket of the test's (Type=notify): each message it receives is a line
+# of $TMP/notify.log, newlines as '|'. UNIT_PID is nftsetd.
+start_unit_nftsetd() {
+	local exec caps bset="-all" c nnp umask_v
+	exec=$(unit_get ExecStart)
+	caps=$(unit_get CapabilityBoundingSet)
+	nnp=$(unit_get NoNewPrivileges)
+	umask_v=$(unit_get UMask)
+	say "    installed unit: Type=$(unit_get Type) ExecStart=$exec CapabilityBoundingSet=$caps NoNewPrivileges=$nnp UMask=$umask_v"
+	[[ -n $exec && -n $caps ]] || die "no ExecStart= or CapabilityBoundingSet= in $SYSTEM_UNIT"
+	for c in $caps; do
+		c=${c,,}
+		bset+=",+${c#cap_}"
+	done
+	UNIT_CAPS=$caps
+	[[ -d $RUNTIME_DEFAULT ]] || mkdir -m "$(unit_get RuntimeDirectoryMode)" "$RUNTIME_DEFAULT"
+	[[ -d $STATE_DEFAULT ]] || mkdir -m "$(unit_get StateDirectoryMode)" "$STATE_DEFAULT"
+	start_bg python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+while True:
+    msg = s.recv(65536).decode()
+    with open(sys.argv[2], "a") as f:
+        f.write(msg.replace("\n", "|") + "\n")
+' "$TMP/notify" "$TMP/notify.log"
+	wait_for 10 test -S "$TMP/notify" || die "the notification socket did not come up"
+	local setpriv_args=(--bounding-set "$bset" --inh-caps -all)
+	[[ $nnp != yes ]] || setpriv_args+=(--no-new-privs)
+	# shellcheck disable=SC2086 # ExecStart= is words, as systemd splits it (no quoting in ours)
+	start_bg env -i PATH="$CLEAN_PATH" NOTIFY_SOCKET="$TMP/notify" \
+		bash -c 'umask "$1"; shift; exec setpriv "$@"' _ "${umask_v:-0022}" \
+		"${setpriv_args[@]}" $exec 2>"$TMP/nftsetd-unit.log"
+	UNIT_PID=$LAST_PID
+}
+
+# cap_mask CAP...: the capability mask (hex, as /proc/PID/status shows it).
+cap_mask() {
+	python3 -c '
+import sys
+nums = {"CAP_NET_ADMIN": 12, "CAP_SYS_PTRACE": 19, "CAP_SYS_ADMIN": 21}
+m = 0
+for c in sys.argv[1:]:
+    m |= 1 << nums[c]
+print("%016x" % m)' "$@"
+}
+
+unit_nftsetd_checks() {
+	say "# nftsetd started by hand from the installed unit (systemd is not PID 1 here)"
+	start_unit_nftsetd
+	check "nftsetd from the unit says READY=1 (Type=notify)" wait_for 60 grep -q '^READY=1|' "$TMP/notify.log"
+	say "    notify: $(tr '\n' ' ' <"$TMP/notify.log")"
+	runs_confined() {
+		local st want
+		st=$(cat "/proc/$UNIT_PID/status") || return 1
+		# shellcheck disable=SC2086 # the capabilities are words
+		want=$(cap_mask $UNIT_CAPS)
+		grep -qx "CapBnd:	$want" <<<"$st" && grep -qx "CapEff:	$want" <<<"$st" &&
+			grep -qx "NoNewPrivs:	1" <<<"$st" && return 0
+		say "    nftsetd ($UNIT_PID) runs with: $(grep -E '^(Cap|NoNewPrivs)' <<<"$st" | tr '\n' ' ') (wanted $want)"
+		return 1
+	}
+	check "it runs with the unit's capability bounding set only, and no new privileges" runs_confined
+	drift_through_nftsetd() {
+		run_capture op drift --json "$N"
+		[[ $RC == "$1" ]] && jq -e --arg n "$N" "$2" <<<"$OUT" >/dev/null && return 0
+		say "    shield drift --json $N: exit $RC (wanted $1): $(head -c 2000 <<<"$OUT") $ERR"
+		return 1
+	}
+	check "shield drift reports the container through nftsetd: clean (exit 0)" wait_for 30 \
+		drift_through_nftsetd 0 '.source == "nftsetd" and ([.containers[].name] == [$n]) and .containers[0].clean'
+	start_bg env -i PATH="$CLEAN_PATH" HOME=/root SHIELD_PODMAN="$(podman_root_wrapper)" \
+		"$SHIELD_BIN" watch --json "$N" >"$TMP/watch.jsonl" 2>"$TMP/watch.err"
+	local watch_pid=$LAST_PID
+	# The watch connected (an established connection on the socket)...
+	watch_connected() { [[ $(ss -xH state established src "$RUNTIME_DEFAULT/nftsetd.sock" 2>/dev/null) == *nftsetd.sock* ]]; }
+	wait_for 30 watch_connected || say "    (shield watch did not connect within 30 s)"
+	local ns ips=(198.18.9.9)
+	ns=$(ctr_netns "$N") && nsenter --net="$ns" nft add element inet terok_shield allow_v4 '{ 198.18.9.9 }'
+	check "shield drift then exits 3 with the element nft added (drift.unexplained open)" wait_for 30 \
+		drift_through_nftsetd 3 '.source == "nftsetd" and (.containers[0].checks[] | select(.kind == "drift.unexplained") |
+			.state == "open" and any(.open[]; .ip == "198.18.9.9"))'
+	watch_saw() {
+		jq -e -s --arg ip "$1" 'any(.[]; .kind == "drift.unexplained" and .ip == $ip)' "$TMP/watch.jsonl" >/dev/null 2>&1
+	}
+	# ...but connected is not yet subscribed: should the first element have
+	# come in between, another one is added (a few times at most).
+	watch_streams_drift() {
+		local i
+		for i in 9 10 11; do
+			wait_for 10 watch_saw "198.18.9.$i" && return 0
+			ips+=("198.18.9.$((i + 1))")
+			nsenter --net="$ns" nft add element inet terok_shield allow_v4 "{ 198.18.9.$((i + 1)) }"
+		done
+		say "    shield watch --json wrote: $(head -c 2000 "$TMP/watch.jsonl") $(cat "$TMP/watch.err")"
+		return 1
+	}
+	check "shield watch --json streams the drift.unexplained event from nftsetd" watch_streams_drift
+	kill "$watch_pid" 2>/dev/null || true
+	for ip in "${ips[@]}"; do
+		nsenter --net="$ns" nft delete element inet terok_shield allow_v4 "{ $ip }" || true
+	done
+	kill -TERM "$UNIT_PID"
+	local rc=0
+	wait "$UNIT_PID" || rc=$?
+	check "SIGTERM (systemctl stop): nftsetd exits 0" test "$rc" = 0
+	check "... after STOPPING=1" grep -qx 'STOPPING=1' "$TMP/notify.log"
+	unit_log_clean() {
+		! grep -v '^<[0-7]>' "$TMP/nftsetd-unit.log" | grep -q . && ! grep -q '^<[0-3]>' "$TMP/nftsetd-unit.log" && return 0
+		say "    nftsetd's log has errors or lines without a priority:"
+		sed 's/^/      /' "$TMP/nftsetd-unit.log" >&2
+		return 1
+	}
+	check "nftsetd logged no error under the unit's confinement" unit_log_clean
+}
 
 # ------------------------------------------------------------ 4. operator's view
 
@@ -322,6 +486,7 @@ if _is_running "$N"; then
 		return 1
 	}
 	check "shield rules NAME prints the live table" rules_show_table
+	unit_nftsetd_checks
 fi
 podman_root stop -t 0 "$N" >/dev/null 2>&1 || true
 check "the container is stopped" test "$(container_state "$N")" = exited
@@ -354,6 +519,16 @@ all_gone() {
 	return 1
 }
 check "the purge removes every file and every directory only shield owned" all_gone
+check "the purge removes nftsetd.service's enablement ($UNIT_WANTS)" test ! -e "$UNIT_WANTS" -a ! -L "$UNIT_WANTS"
+no_helper_state() {
+	local left
+	left=$(find /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-user-helper-enabled \
+		-name 'nftsetd.service*' 2>/dev/null) || true
+	[[ -z $left ]] && return 0
+	say "    deb-systemd-helper still has: $left"
+	return 1
+}
+check "... and deb-systemd-helper's state of it" no_helper_state
 not_known() {
 	local st
 	st=$(shield_pkg_state)
