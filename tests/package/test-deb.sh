@@ -83,6 +83,7 @@ _STATE_ROOT_MADE=0
 _STATE_CONTAINERS_MADE=0
 _RUNTIME_DIR_MADE=0
 BUNDLE_KEPT=
+BUNDLE_SD=
 [[ -e $STATE_DEFAULT ]] || _STATE_ROOT_MADE=1
 [[ -e $STATE_DEFAULT/containers ]] || _STATE_CONTAINERS_MADE=1
 [[ -e $RUNTIME_DEFAULT ]] || _RUNTIME_DIR_MADE=1
@@ -94,6 +95,8 @@ BUNDLE_KEPT=
 _package_cleanup() {
 	local rc=$?
 	set +e
+	# The systemd namespace first: its pids mean nothing to podman out here.
+	[[ -z ${SD_PID:-} ]] || kill -KILL "$SD_PID" 2>/dev/null
 	if ((_PODMAN_ROOT_READY)); then
 		podman_root rm --all --force --time 0 >/dev/null 2>&1
 	fi
@@ -102,6 +105,7 @@ _package_cleanup() {
 		apt-get purge "${APT_OPTS[@]}" shield >/dev/null 2>&1 || say "cleanup: apt-get purge shield failed"
 	fi
 	[[ -z $BUNDLE_KEPT ]] || rm -rf -- "$BUNDLE_KEPT"
+	[[ -z $BUNDLE_SD ]] || rm -rf -- "$BUNDLE_SD"
 	((_STATE_CONTAINERS_MADE == 0)) || rmdir -- "$STATE_DEFAULT/containers" 2>/dev/null
 	((_STATE_ROOT_MADE == 0)) || rm -rf -- "$STATE_DEFAULT"
 	((_RUNTIME_DIR_MADE == 0)) || rm -rf -- "$RUNTIME_DEFAULT"
@@ -418,6 +422,154 @@ unit_nftsetd_checks() {
 	check "nftsetd logged no error under the unit's confinement" unit_log_clean
 }
 
+# ------------------------------------------------------------ nftsetd under a real systemd
+
+# systemd is not PID 1 of this machine, but the host's /lib/systemd/systemd
+# runs as PID 1 of a pid and mount namespace of the test's (unshare
+# --kill-child: it dies with the test), on a tmpfs /run (the host's
+# /run/netns and /run/shield bound back in, /var/log/journal a tmpfs too)
+# with SYSTEMD_UNIT_PATH a directory of the test's: the installed
+# nftsetd.service itself (a link to it), the host's journald units, and
+# empty sysinit/basic/shutdown targets so nothing else of the host's is
+# started. `systemctl start nftsetd` there is the real thing: the unit's
+# whole sandbox applied by systemd, Type=notify waited for, the journal.
+# Processes in that pid namespace see other PIDs than the host, so the
+# container nftsetd watches is started there too (podman through nsenter).
+
+# sd_exec CMD...: CMD in the namespace of that systemd (its mounts, its pids).
+sd_exec() { nsenter -t "$SD_PID" -m -p -- "$@"; }
+
+systemd_boot() {
+	local d=$TMP/sd t
+	mkdir -p "$d/units" "$d/hostrun"
+	for t in sysinit basic shutdown; do
+		printf '[Unit]\nDescription=%s (empty, for the test)\nDefaultDependencies=no\n' "$t" >"$d/units/$t.target"
+	done
+	printf '[Unit]\nDescription=shield test\nDefaultDependencies=no\nWants=systemd-journald.service\n' \
+		>"$d/units/shield-test.target"
+	ln -s "$SYSTEM_UNIT" "$d/units/nftsetd.service"
+	cp /lib/systemd/system/systemd-journald.service /lib/systemd/system/systemd-journald.socket \
+		/lib/systemd/system/systemd-journald-dev-log.socket "$d/units/"
+	cat >"$d/boot.sh" <<-'BOOT'
+		set -e
+		d=$1
+		mount --rbind /run "$d/hostrun"
+		mount -t tmpfs -o mode=0755 tmpfs /run
+		mkdir -m 0755 /run/netns
+		mkdir -m 0700 /run/shield
+		mount --rbind "$d/hostrun/netns" /run/netns
+		mount --bind "$d/hostrun/shield" /run/shield
+		[ ! -d /var/log/journal ] || mount -t tmpfs tmpfs /var/log/journal
+		exec env -i container=shield-test SYSTEMD_UNIT_PATH="$d/units" \
+			/lib/systemd/systemd --system --unit=shield-test.target
+	BOOT
+	start_bg unshare --pid --mount --propagation private --mount-proc --kill-child \
+		bash "$d/boot.sh" "$d" >"$d/boot.log" 2>&1
+	SD_UNSHARE=$LAST_PID
+	wait_for 30 pgrep -P "$SD_UNSHARE" >/dev/null || die "no PID 1 under unshare: $(cat "$d/boot.log")"
+	SD_PID=$(pgrep -P "$SD_UNSHARE")
+	sd_up() {
+		local st
+		st=$(sd_exec systemctl is-system-running 2>/dev/null) || true
+		[[ $st == running || $st == degraded ]]
+	}
+	wait_for 60 sd_up || die "systemd in the namespace did not come up: $(sd_exec systemctl is-system-running 2>&1) $(cat "$d/boot.log")"
+	say "    systemd $(sd_exec systemctl --version | sed -n 1p | cut -d' ' -f2) is PID 1 of the namespace (host pid $SD_PID): $(sd_exec systemctl is-system-running 2>&1)"
+}
+
+real_systemd_checks() {
+	say "# nftsetd started by a real systemd (PID 1 of a namespace of the test's)"
+	[[ -x /lib/systemd/systemd ]] || {
+		skip_or_fail "no /lib/systemd/systemd to run as PID 1 of a namespace"
+		return 0
+	}
+	# The container's namespace first: the systemd namespace gets /run/netns as it is at boot.
+	local N2=${RUN_PREFIX}sd ns2 hp
+	UNIT_CAPS=$(unit_get CapabilityBoundingSet)
+	shield_prepare "$N2" base:web
+	BUNDLE_SD=$BUNDLE
+	ns2=/run/netns/$CTR_NS
+	systemd_boot
+	start_nftsetd_real() {
+		run_capture sd_exec systemctl start nftsetd.service
+		[[ $RC == 0 ]] && [[ $(sd_exec systemctl is-active nftsetd.service) == active ]] && return 0
+		say "    systemctl start nftsetd: exit $RC $ERR; $(sd_exec systemctl status --no-pager nftsetd.service 2>&1)"
+		return 1
+	}
+	check "systemctl start nftsetd: active (Type=notify: it returned once READY=1 came)" start_nftsetd_real
+	check "... its StatusText= is nftsetd's STATUS=" bash -c \
+		'[[ $(nsenter -t "$1" -m -p -- systemctl show -P StatusText nftsetd.service) == "watching "*" containers, serving /run/shield/nftsetd.sock" ]]' _ "$SD_PID"
+	check "... from the installed unit file" bash -c \
+		'[[ $(readlink -f "$(nsenter -t "$1" -m -p -- systemctl show -P FragmentPath nftsetd.service)") == "$2" ]]' _ "$SD_PID" "$SYSTEM_UNIT"
+	hp=$(pgrep -x -f /usr/sbin/nftsetd | sed -n 1p) || true
+	sandboxed() {
+		local st mi want
+		st=$(cat "/proc/$hp/status") && mi=$(cat "/proc/$hp/mountinfo") || return 1
+		# shellcheck disable=SC2086 # the capabilities are words
+		want=$(cap_mask $UNIT_CAPS)
+		grep -qx "CapBnd:	$want" <<<"$st" && grep -qx "CapEff:	$want" <<<"$st" &&
+			grep -qx "NoNewPrivs:	1" <<<"$st" && grep -qx "Seccomp:	2" <<<"$st" &&
+			awk '$5 == "/" { root = $6 } $5 == "/var/lib/shield" { state = $6 } $5 == "/run/shield" { run = $6 }
+				END { exit !(root ~ /^ro/ && state ~ /^rw/ && run ~ /^rw/) }' <<<"$mi" && return 0
+		say "    nftsetd (host pid $hp): $(grep -E '^(Cap|NoNewPrivs|Seccomp)' <<<"$st" | tr '\n' ' ')"
+		awk '$5 == "/" || $5 ~ /shield/ { print "      " $5, $6 }' <<<"$mi" >&2
+		return 1
+	}
+	check "systemd applied the unit's sandbox: capabilities, no new privileges, a seccomp filter, / read-only, the state and runtime dirs writable" sandboxed
+	run_sd_container() {
+		podman_root_argv
+		run_capture sd_exec "${PODMAN_ROOT_ARGV[@]}" run -d "${SHIELD_ARGS[@]}" --rootfs "$ROOTFS" /bin/sleep 3600
+		[[ $RC == 0 ]] && return 0
+		say "    podman run $N2 in the namespace: exit $RC: $OUT $ERR"
+		return 1
+	}
+	check "a shielded container started with podman in that namespace" run_sd_container
+	# shield_in: the CLI as an operator runs it there.
+	shield_in() {
+		sd_exec env -i PATH="$CLEAN_PATH" HOME=/root SHIELD_PODMAN="$(podman_root_wrapper)" \
+			"$SHIELD_BIN" --config-dir "$CONFIG_DIR" "$@"
+	}
+	drift_real() {
+		run_capture shield_in drift --json "$N2"
+		[[ $RC == "$1" ]] && jq -e --arg n "$N2" "$2" <<<"$OUT" >/dev/null && return 0
+		say "    shield drift --json $N2: exit $RC (wanted $1): $(head -c 2000 <<<"$OUT") $ERR"
+		return 1
+	}
+	check "shield drift reports it through the systemd-started nftsetd: clean" wait_for 60 \
+		drift_real 0 '.source == "nftsetd" and ([.containers[].name] | index($n)) != null and
+			(.containers[] | select(.name == $n) | .clean)'
+	nsenter --net="$ns2" nft add element inet terok_shield allow_v4 '{ 198.18.9.9 }' || true
+	check "an element added with nft: shield drift exits 3, drift.unexplained open" wait_for 30 \
+		drift_real 3 '.source == "nftsetd" and (.containers[] | select(.name == $n) | .checks[] |
+			select(.kind == "drift.unexplained") | .state == "open" and any(.open[]; .ip == "198.18.9.9"))'
+	journal_has_drift() {
+		local j
+		j=$(sd_exec journalctl -u nftsetd.service -o json --no-pager SHIELD_EVENT_KIND=drift.unexplained 2>&1) || true
+		jq -e -s --arg n "$N2" 'any(.[]; ._TRANSPORT == "journal" and .PRIORITY == "4" and .SHIELD_CONTAINER == $n and
+			.SHIELD_IP == "198.18.9.9" and .SHIELD_SET == "allow_v4" and ._SYSTEMD_UNIT == "nftsetd.service")' \
+			<<<"$j" >/dev/null 2>&1 && return 0
+		say "    journalctl -u nftsetd SHIELD_EVENT_KIND=drift.unexplained: $(head -c 2000 <<<"$j")"
+		return 1
+	}
+	check "journalctl -u nftsetd SHIELD_EVENT_KIND=drift.unexplained: a warning naming the container, ip and set" \
+		wait_for 30 journal_has_drift
+	nsenter --net="$ns2" nft delete element inet terok_shield allow_v4 '{ 198.18.9.9 }' || true
+	run_capture sd_exec systemctl stop nftsetd.service
+	check "systemctl stop nftsetd: inactive, not failed (it exited 0)" bash -c \
+		'[[ $(nsenter -t "$1" -m -p -- systemctl is-active nftsetd.service) == inactive ]]' _ "$SD_PID"
+	journal_clean_stop() {
+		sd_exec journalctl -u nftsetd.service -o cat --no-pager 2>/dev/null | grep -qx 'stopped cleanly' && return 0
+		say "    nftsetd's journal: $(sd_exec journalctl -u nftsetd.service --no-pager 2>&1 | tail -n 20)"
+		return 1
+	}
+	check "... its journal ends with 'stopped cleanly'" journal_clean_stop
+	sd_exec "${PODMAN_ROOT_ARGV[@]}" stop -t 0 "$N2" >/dev/null 2>&1 || true
+	sd_exec "${PODMAN_ROOT_ARGV[@]}" rm -f "$N2" >/dev/null 2>&1 || true
+	sd_exec systemctl poweroff >/dev/null 2>&1 || true
+	wait_for 60 bash -c '! kill -0 "$1" 2>/dev/null' _ "$SD_PID" || kill -KILL "$SD_PID" 2>/dev/null || true
+	say "    the namespace's systemd powered off"
+}
+
 # ------------------------------------------------------------ 4. operator's view
 
 say "# shield check, status, rules, profiles from the installed tree"
@@ -490,6 +642,7 @@ if _is_running "$N"; then
 fi
 podman_root stop -t 0 "$N" >/dev/null 2>&1 || true
 check "the container is stopped" test "$(container_state "$N")" = exited
+[[ ${SHIELD_DEB_REAL_SYSTEMD:-0} != 1 ]] || real_systemd_checks
 
 # ------------------------------------------------------------ 5. purge
 
