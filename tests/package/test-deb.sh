@@ -27,7 +27,13 @@
 #    and applied with setpriv, NOTIFY_SOCKET a socket of the test's that
 #    receives READY=1 (Type=notify); `shield drift` reports the container
 #    through it (clean, then the drift an `nft add element` made) and
-#    `shield watch --json` streams that drift;
+#    `shield watch --json` streams that drift; then for real: the host's
+#    systemd as PID 1 of a pid and mount namespace of the test's,
+#    `systemctl start nftsetd` there (the installed unit, its whole
+#    sandbox applied, checked in /proc), a container started there,
+#    `shield drift` through it, the drift in `journalctl -u nftsetd` with
+#    its SHIELD_* fields, `systemctl stop nftsetd`, the host's cgroups
+#    untouched;
 # 5. `apt-get purge shield` removes every path `dpkg -L shield` listed (the
 #    directories only shield owned too) and the unit's enablement, and
 #    leaves the stopped container's bundle and /run/shield alone.
@@ -96,7 +102,7 @@ _package_cleanup() {
 	local rc=$?
 	set +e
 	# The systemd namespace first: its pids mean nothing to podman out here.
-	[[ -z ${SD_PID:-} ]] || kill -KILL "$SD_PID" 2>/dev/null
+	! declare -F sd_stop >/dev/null || sd_stop
 	if ((_PODMAN_ROOT_READY)); then
 		podman_root rm --all --force --time 0 >/dev/null 2>&1
 	fi
@@ -425,19 +431,54 @@ unit_nftsetd_checks() {
 # ------------------------------------------------------------ nftsetd under a real systemd
 
 # systemd is not PID 1 of this machine, but the host's /lib/systemd/systemd
-# runs as PID 1 of a pid and mount namespace of the test's (unshare
-# --kill-child: it dies with the test), on a tmpfs /run (the host's
-# /run/netns and /run/shield bound back in, /var/log/journal a tmpfs too)
-# with SYSTEMD_UNIT_PATH a directory of the test's: the installed
-# nftsetd.service itself (a link to it), the host's journald units, and
-# empty sysinit/basic/shutdown targets so nothing else of the host's is
-# started. `systemctl start nftsetd` there is the real thing: the unit's
-# whole sandbox applied by systemd, Type=notify waited for, the journal.
-# Processes in that pid namespace see other PIDs than the host, so the
-# container nftsetd watches is started there too (podman through nsenter).
+# runs as PID 1 of a pid and mount namespace of the test's, so
+# `systemctl start nftsetd` there is the real thing: the unit's whole
+# sandbox applied by systemd, Type=notify waited for, the journal. What it
+# sees: a tmpfs on /run (the host's /run/netns and /run/shield bound back
+# in), on /var/log/journal and on /sys/fs/cgroup with the host's
+# hierarchies bound in (systemd remounts that tmpfs read-only: the host's
+# would make the host's /sys/fs/cgroup read-only for everyone), and it
+# starts in a child cgroup of the test's own in every hierarchy (removed
+# at the end), under which it makes its own, as in a container. SYSTEMD_UNIT_PATH is a directory of
+# the test's: the installed nftsetd.service itself (a link to it), the
+# host's journald units, and empty sysinit/basic/shutdown targets, so
+# nothing else of the host's is started. Processes in that pid namespace
+# number pids otherwise than the host, so the container nftsetd watches is
+# started there too (podman through nsenter). unshare ignores SIGTERM while
+# its child runs: the cleanup kills that PID 1 itself (SD_PID).
 
 # sd_exec CMD...: CMD in the namespace of that systemd (its mounts, its pids).
 sd_exec() { nsenter -t "$SD_PID" -m -p -- "$@"; }
+
+SD_PID=
+SD_CGROUPS=()
+# sd_cgroups_make: a child cgroup of this shell's in every hierarchy but
+# cpuset (whose children need cpus and mems before they take a process).
+sd_cgroups_make() {
+	local ctrl path h
+	while IFS=: read -r _ ctrl path; do
+		case $ctrl in
+		"") h=/sys/fs/cgroup/unified ;;
+		name=systemd) h=/sys/fs/cgroup/systemd ;;
+		cpuset) continue ;;
+		*) h=/sys/fs/cgroup/$ctrl ;;
+		esac
+		[[ -d $h ]] || continue
+		mkdir "$h${path%/}/${RUN_PREFIX}systemd" && SD_CGROUPS+=("$h${path%/}/${RUN_PREFIX}systemd")
+	done </proc/self/cgroup
+}
+# sd_stop: PID 1 of the namespace killed (everything in it dies), its cgroups removed.
+sd_stop() {
+	local c
+	[[ -z ${SD_PID:-} ]] || kill -KILL "$SD_PID" 2>/dev/null
+	for c in ${SD_CGROUPS[@]+"${SD_CGROUPS[@]}"}; do
+		wait_for 10 bash -c '[[ -z $(find "$1" -name cgroup.procs -exec cat {} +) ]]' _ "$c" >/dev/null 2>&1
+		find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
+		[[ ! -d $c ]] || say "    cannot remove the cgroup $c"
+	done
+	SD_PID=
+	SD_CGROUPS=()
+}
 
 systemd_boot() {
 	local d=$TMP/sd t
@@ -459,15 +500,28 @@ systemd_boot() {
 		mkdir -m 0700 /run/shield
 		mount --rbind "$d/hostrun/netns" /run/netns
 		mount --bind "$d/hostrun/shield" /run/shield
+		# Its own tmpfs on /sys/fs/cgroup with the host's hierarchies bound in.
+		cg=$(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts)
+		mkdir -p "$d/hostcg"
+		mount --rbind /sys/fs/cgroup "$d/hostcg"
+		mount -t tmpfs -o mode=0755 tmpfs /sys/fs/cgroup
+		for mp in $cg; do
+			mkdir -p "$mp"
+			mount --bind "$d/hostcg/${mp#/sys/fs/cgroup/}" "$mp"
+		done
 		[ ! -d /var/log/journal ] || mount -t tmpfs tmpfs /var/log/journal
 		exec env -i container=shield-test SYSTEMD_UNIT_PATH="$d/units" \
 			/lib/systemd/systemd --system --unit=shield-test.target
 	BOOT
-	start_bg unshare --pid --mount --propagation private --mount-proc --kill-child \
-		bash "$d/boot.sh" "$d" >"$d/boot.log" 2>&1
-	SD_UNSHARE=$LAST_PID
-	wait_for 30 pgrep -P "$SD_UNSHARE" >/dev/null || die "no PID 1 under unshare: $(cat "$d/boot.log")"
-	SD_PID=$(pgrep -P "$SD_UNSHARE")
+	sd_cgroups_make
+	((${#SD_CGROUPS[@]} > 0)) || die "no cgroup made for the namespace's systemd"
+	# shellcheck disable=SC2016 # expanded by that bash
+	start_bg bash -c 'd=$1; shift; for c; do echo $$ >"$c/cgroup.procs"; done
+		exec unshare --pid --mount --propagation private --mount-proc --kill-child bash "$d/boot.sh" "$d"' \
+		_ "$d" "${SD_CGROUPS[@]}" >"$d/boot.log" 2>&1
+	local unshare_pid=$LAST_PID
+	wait_for 30 pgrep -P "$unshare_pid" >/dev/null || die "no PID 1 under unshare: $(cat "$d/boot.log")"
+	SD_PID=$(pgrep -P "$unshare_pid")
 	sd_up() {
 		local st
 		st=$(sd_exec systemctl is-system-running 2>/dev/null) || true
@@ -500,7 +554,7 @@ real_systemd_checks() {
 	check "... its StatusText= is nftsetd's STATUS=" bash -c \
 		'[[ $(nsenter -t "$1" -m -p -- systemctl show -P StatusText nftsetd.service) == "watching "*" containers, serving /run/shield/nftsetd.sock" ]]' _ "$SD_PID"
 	check "... from the installed unit file" bash -c \
-		'[[ $(readlink -f "$(nsenter -t "$1" -m -p -- systemctl show -P FragmentPath nftsetd.service)") == "$2" ]]' _ "$SD_PID" "$SYSTEM_UNIT"
+		'[[ $(readlink -f "$(nsenter -t "$1" -m -p -- systemctl show -P FragmentPath nftsetd.service)") == "$(readlink -f "$2")" ]]' _ "$SD_PID" "$SYSTEM_UNIT"
 	hp=$(pgrep -x -f /usr/sbin/nftsetd | sed -n 1p) || true
 	sandboxed() {
 		local st mi want
@@ -566,8 +620,15 @@ real_systemd_checks() {
 	sd_exec "${PODMAN_ROOT_ARGV[@]}" stop -t 0 "$N2" >/dev/null 2>&1 || true
 	sd_exec "${PODMAN_ROOT_ARGV[@]}" rm -f "$N2" >/dev/null 2>&1 || true
 	sd_exec systemctl poweroff >/dev/null 2>&1 || true
-	wait_for 60 bash -c '! kill -0 "$1" 2>/dev/null' _ "$SD_PID" || kill -KILL "$SD_PID" 2>/dev/null || true
-	say "    the namespace's systemd powered off"
+	wait_for 30 bash -c '! kill -0 "$1" 2>/dev/null' _ "$SD_PID" >/dev/null 2>&1 ||
+		say "    the namespace's systemd did not power off; killed"
+	sd_stop
+	host_cgroup_rw() {
+		[[ $(awk '$5 == "/sys/fs/cgroup" { print substr($6, 1, 2) }' /proc/self/mountinfo) == rw ]] && return 0
+		say "    the host's /sys/fs/cgroup is not read-write any more"
+		return 1
+	}
+	check "the host's /sys/fs/cgroup is untouched (read-write, the test's cgroups gone)" host_cgroup_rw
 }
 
 # ------------------------------------------------------------ 4. operator's view
@@ -642,7 +703,7 @@ if _is_running "$N"; then
 fi
 podman_root stop -t 0 "$N" >/dev/null 2>&1 || true
 check "the container is stopped" test "$(container_state "$N")" = exited
-[[ ${SHIELD_DEB_REAL_SYSTEMD:-0} != 1 ]] || real_systemd_checks
+real_systemd_checks
 
 # ------------------------------------------------------------ 5. purge
 
