@@ -458,7 +458,10 @@ sd_cgroups_make() {
 	local ctrl path h
 	while IFS=: read -r _ ctrl path; do
 		case $ctrl in
-		"") h=/sys/fs/cgroup/unified ;;
+		"") # cgroup2: beside v1 (hybrid, as here) or alone (Debian 12's default)
+			h=/sys/fs/cgroup/unified
+			[[ -e $h/cgroup.procs ]] || h=/sys/fs/cgroup
+			;;
 		name=systemd) h=/sys/fs/cgroup/systemd ;;
 		cpuset) continue ;;
 		*) h=/sys/fs/cgroup/$ctrl ;;
@@ -500,15 +503,19 @@ systemd_boot() {
 		mkdir -m 0700 /run/shield
 		mount --rbind "$d/hostrun/netns" /run/netns
 		mount --bind "$d/hostrun/shield" /run/shield
-		# Its own tmpfs on /sys/fs/cgroup with the host's hierarchies bound in.
+		# With cgroup v1 hierarchies (hybrid, as here) /sys/fs/cgroup is a
+		# tmpfs systemd remounts read-only: its own, with the host's
+		# hierarchies bound in. A cgroup2-only host's is used as it is.
 		cg=$(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts)
-		mkdir -p "$d/hostcg"
-		mount --rbind /sys/fs/cgroup "$d/hostcg"
-		mount -t tmpfs -o mode=0755 tmpfs /sys/fs/cgroup
-		for mp in $cg; do
-			mkdir -p "$mp"
-			mount --bind "$d/hostcg/${mp#/sys/fs/cgroup/}" "$mp"
-		done
+		if awk '$3 == "cgroup" { found = 1 } END { exit !found }' /proc/self/mounts; then
+			mkdir -p "$d/hostcg"
+			mount --rbind /sys/fs/cgroup "$d/hostcg"
+			mount -t tmpfs -o mode=0755 tmpfs /sys/fs/cgroup
+			for mp in $cg; do
+				mkdir -p "$mp"
+				mount --bind "$d/hostcg/${mp#/sys/fs/cgroup/}" "$mp"
+			done
+		fi
 		[ ! -d /var/log/journal ] || mount -t tmpfs tmpfs /var/log/journal
 		exec env -i container=shield-test SYSTEMD_UNIT_PATH="$d/units" \
 			/lib/systemd/systemd --system --unit=shield-test.target
