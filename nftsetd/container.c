@@ -227,7 +227,7 @@ static void on_dnsmasq_exit(uv_poll_t *h, int status, int events)
 	c->pidw = NULL;
 	fdwatch_close(w);
 	snprintf(detail, sizeof(detail), "dnsmasq (pid %d) exited", (int)c->e.dnsmasq_pid);
-	nlog(LOG_PRIO_WARNING, "%s: %s", container_label(c), detail);
+	nlog_c(c, LOG_PRIO_WARNING, "%s", detail);
 	dnsmasq_state(c, false, detail);
 	/* Its last lines are in the log: read them now. */
 	tail_read(c);
@@ -265,14 +265,13 @@ static void watch_dnsmasq(struct container *c)
 	c->pidw = fdwatch_new(c, fd, true, on_dnsmasq_exit);
 	if (!c->pidw) {
 		close(fd);
-		nlog(LOG_PRIO_ERR, "%s: cannot watch dnsmasq (pid %d)", container_label(c),
-		     (int)pid);
+		nlog_c(c, LOG_PRIO_ERR, "cannot watch dnsmasq (pid %d)", (int)pid);
 	}
 	if (!c->dnsmasq_alive)
 		dnsmasq_state(c, true, NULL);
 	return;
 down:
-	nlog(LOG_PRIO_WARNING, "%s: %s", container_label(c), detail);
+	nlog_c(c, LOG_PRIO_WARNING, "%s", detail);
 	dnsmasq_state(c, false, detail);
 }
 
@@ -355,13 +354,14 @@ int container_attach(struct daemon *d, const struct registry_entry *e, struct sh
 	snprintf(detail, sizeof(detail), "netns %.300s, dnsmasq pid %d, source %.16s", e->netns,
 		 (int)e->dnsmasq_pid, e->source);
 	emit_info(c, SHIELD_EVENT_WATCH_ATTACHED, detail);
-	nlog(LOG_PRIO_INFO, "attached %s (%s): %s", container_label(c), e->state_dir, detail);
+	nlog_f(LOG_PRIO_INFO, &(const struct nlog_fields){.c = c}, "attached %s (%s): %s",
+	       container_label(c), e->state_dir, detail);
 	c->dnsmasq_alive = true; /* until the pidfd says otherwise: no "up" event at attach */
 	watch_dnsmasq(c);
 	r = kernel_open(c, err);
 	if (r < 0) {
-		nlog(LOG_PRIO_ERR, "%s: kernel view unavailable, retried on the timer: %s",
-		     container_label(c), err->msg);
+		nlog_c(c, LOG_PRIO_ERR, "kernel view unavailable, retried on the timer: %s",
+		       err->msg);
 		kernel_close(c);
 		c->mon_broken = true;
 		shield_error_clear(err);
@@ -393,17 +393,16 @@ void container_update(struct container *c, const struct registry_entry *e)
 	}
 	if (e->dnsmasq_pid == c->e.dnsmasq_pid && strcmp(e->name, c->e.name) == 0)
 		return;
-	nlog(LOG_PRIO_INFO, "%s: registry entry changed: dnsmasq pid %d -> %d", container_label(c),
-	     (int)c->e.dnsmasq_pid, (int)e->dnsmasq_pid);
+	nlog_c(c, LOG_PRIO_INFO, "registry entry changed: dnsmasq pid %d -> %d",
+	       (int)c->e.dnsmasq_pid, (int)e->dnsmasq_pid);
 	tail_drain(c); /* lines of the old dnsmasq first */
 	if (entry_set(&c->e, e) < 0) {
-		nlog(LOG_PRIO_ERR, "%s: out of memory for the registry entry", container_label(c));
+		nlog_c(c, LOG_PRIO_ERR, "out of memory for the registry entry");
 		return;
 	}
 	/* A restarted dnsmasq (shield allow/deny) comes with a changed bundle. */
 	if (load_config(c, false, &err) < 0)
-		nlog(LOG_PRIO_ERR, "%s: bundle: %s (the old config stays)", container_label(c),
-		     err.msg);
+		nlog_c(c, LOG_PRIO_ERR, "bundle: %s (the old config stays)", err.msg);
 	watch_dnsmasq(c);
 	tail_check(c);
 }
@@ -414,7 +413,8 @@ void container_detach(struct container *c, const char *why)
 
 	if (c->detaching)
 		return;
-	nlog(LOG_PRIO_INFO, "detached %s: %s", container_label(c), why);
+	nlog_f(LOG_PRIO_INFO, &(const struct nlog_fields){.c = c}, "detached %s: %s",
+	       container_label(c), why);
 	emit_info(c, SHIELD_EVENT_WATCH_DETACHED, why);
 	tail_save(c, true);
 	c->detaching = true;
@@ -449,19 +449,18 @@ void container_tick(struct container *c)
 
 		snprintf(detail, sizeof(detail), "network namespace gone (%.400s): entry dropped",
 			 why);
-		nlog(LOG_PRIO_NOTICE, "%s: %s", container_label(c), detail);
+		nlog_c(c, LOG_PRIO_NOTICE, "%s", detail);
 		container_detach(c, detail);
 		return;
 	}
 	if (bundle_signature(c->dirfd) != c->bundle_sig) {
-		nlog(LOG_PRIO_INFO, "%s: bundle changed: reading it again", container_label(c));
+		nlog_c(c, LOG_PRIO_INFO, "bundle changed: reading it again");
 		if (load_config(c, false, &err) < 0)
-			nlog(LOG_PRIO_ERR, "%s: bundle: %s (the old config stays)",
-			     container_label(c), err.msg);
+			nlog_c(c, LOG_PRIO_ERR, "bundle: %s (the old config stays)", err.msg);
 	}
 	daemon_now(&now);
 	if (shadow_tick(c->shadow, &now, &out) < 0)
-		nlog(LOG_PRIO_ERR, "%s: out of memory in the shadow state", container_label(c));
+		nlog_c(c, LOG_PRIO_ERR, "out of memory in the shadow state");
 	container_output(c, &out);
 	shadow_output_free(&out);
 	kernel_check(c);

@@ -62,14 +62,13 @@ static void events_write(struct container *c, const char *data, size_t len, bool
 	fd = open_events(c, &st);
 	if (fd >= 0 && st.st_size > 0 && (uint64_t)st.st_size + len > d->opt.events_max) {
 		if (renameat(c->dirfd, NFTSETD_EVENTS_FILE, c->dirfd, NFTSETD_EVENTS_OLD) < 0)
-			nlog(LOG_PRIO_ERR, "%s: cannot rotate events.jsonl: %s", container_label(c),
-			     shield_strerror(negative_errno()));
+			nlog_c(c, LOG_PRIO_ERR, "cannot rotate events.jsonl: %s",
+			       shield_strerror(negative_errno()));
 		close(fd);
 		fd = open_events(c, &st);
 	}
 	if (fd < 0) {
-		nlog(LOG_PRIO_ERR, "%s: cannot open events.jsonl: %s", container_label(c),
-		     shield_strerror(fd));
+		nlog_c(c, LOG_PRIO_ERR, "cannot open events.jsonl: %s", shield_strerror(fd));
 	} else {
 		if (batch) {
 			struct log_cursor_batch m = {
@@ -85,8 +84,7 @@ static void events_write(struct container *c, const char *data, size_t len, bool
 		}
 		r = fd_write_all(fd, data, len, 0);
 		if (r < 0)
-			nlog(LOG_PRIO_ERR, "%s: writing events.jsonl: %s", container_label(c),
-			     shield_strerror(r));
+			nlog_c(c, LOG_PRIO_ERR, "writing events.jsonl: %s", shield_strerror(r));
 	}
 	for (p = data; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -130,6 +128,52 @@ static int batch_append(struct daemon *d, const char *line, size_t len)
 	return 0;
 }
 
+/*
+ * An event in nftsetd's own log, with its kind, domain, ip and set as
+ * journal fields: drift and tampering as warnings; dnsmasq.down and log.gap
+ * as notices (whoever raised them warned already); the steady stream of
+ * rotations, blocked queries and watch changes as debug (events.jsonl
+ * holds them all).
+ */
+static void event_log(struct container *c, const struct shield_event *ev, const char *line,
+		      size_t len)
+{
+	const char *kind = shield_event_kind_name(ev->kind);
+	struct nlog_fields f = {
+		.c = c,
+		.kind = kind,
+		.domain = ev->domain[0] ? ev->domain : NULL,
+		.ip = ev->ip[0] ? ev->ip : NULL,
+		.set = ev->set[0] ? ev->set : NULL,
+	};
+	char by[SHIELD_EVENT_COMM_MAX + 32] = "";
+	int prio;
+
+	switch (ev->kind) {
+	case SHIELD_EVENT_DRIFT_UNEXPLAINED:
+	case SHIELD_EVENT_DRIFT_MISSING:
+	case SHIELD_EVENT_DRIFT_DENIED_PRESENT:
+	case SHIELD_EVENT_DRIFT_STALE_ANSWER:
+	case SHIELD_EVENT_RULESET_TAMPERED:
+		prio = LOG_PRIO_WARNING;
+		break;
+	case SHIELD_EVENT_DNSMASQ_DOWN:
+	case SHIELD_EVENT_LOG_GAP:
+		prio = LOG_PRIO_NOTICE;
+		break;
+	default:
+		nlog_f(LOG_PRIO_DEBUG, &f, "%s: event %.*s", container_label(c), (int)(len - 1),
+		       line);
+		return;
+	}
+	if (ev->pid > 0)
+		snprintf(by, sizeof(by), " by %s[%d]", ev->comm[0] ? ev->comm : "?", (int)ev->pid);
+	nlog_f(prio, &f, "%s: %s%s%s%s%s%s%s%s%s%s%s", container_label(c), kind ? kind : "?",
+	       f.domain ? " " : "", f.domain ? f.domain : "", f.ip ? " " : "", f.ip ? f.ip : "",
+	       f.set ? " in " : "", f.set ? f.set : "", by, ev->repaired ? ", repaired" : "",
+	       ev->detail[0] ? ": " : "", ev->detail);
+}
+
 void container_output(struct container *c, struct shadow_output *out)
 {
 	struct daemon *d = c->d;
@@ -140,15 +184,13 @@ void container_output(struct container *c, struct shadow_output *out)
 		size_t len = 0;
 
 		if (shield_event_encode(&out->events[i], &line, &len, &err) < 0) {
-			nlog(LOG_PRIO_ERR, "%s: cannot encode an event: %s", container_label(c),
-			     err.msg);
+			nlog_c(c, LOG_PRIO_ERR, "cannot encode an event: %s", err.msg);
 			continue;
 		}
-		nlog(LOG_PRIO_DEBUG, "%s: event %.*s", container_label(c), (int)(len - 1), line);
+		event_log(c, &out->events[i], line, len);
 		if (d->batch == c) {
 			if (batch_append(d, line, len) < 0)
-				nlog(LOG_PRIO_ERR, "%s: out of memory for an event",
-				     container_label(c));
+				nlog_c(c, LOG_PRIO_ERR, "out of memory for an event");
 		} else {
 			events_write(c, line, len, false);
 		}
@@ -166,12 +208,12 @@ void container_output(struct container *c, struct shadow_output *out)
 			   : shield_error_set(&err, -ENOTCONN, "no netlink socket");
 		c->repairs += r >= 0; /* for the metrics */
 		if (r >= 0) {
-			nlog(LOG_PRIO_INFO, "%s: repaired: %s back in %s", container_label(c), ip,
-			     nft_set_name(rep->set));
+			nlog_c(c, LOG_PRIO_INFO, "repaired: %s back in %s", ip,
+			       nft_set_name(rep->set));
 			continue;
 		}
-		nlog(LOG_PRIO_WARNING, "%s: repair of %s in %s failed: %s", container_label(c), ip,
-		     nft_set_name(rep->set), err.msg);
+		nlog_c(c, LOG_PRIO_WARNING, "repair of %s in %s failed: %s", ip,
+		       nft_set_name(rep->set), err.msg);
 		daemon_now(&now);
 		if (shadow_repair_failed(c->shadow, rep, err.msg, &now, &again) >= 0)
 			container_output(c, &again);

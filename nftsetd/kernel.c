@@ -38,8 +38,7 @@ void kernel_dump(struct container *c)
 	daemon_now(&now);
 	r = nft_dump_ruleset(c->nft, &rs, &err);
 	if (r < 0) {
-		nlog(LOG_PRIO_ERR, "%s: dump of the ruleset failed: %s", container_label(c),
-		     err.msg);
+		nlog_c(c, LOG_PRIO_ERR, "dump of the ruleset failed: %s", err.msg);
 		nft_ruleset_free(&rs);
 		return;
 	}
@@ -48,7 +47,7 @@ void kernel_dump(struct container *c)
 			       &out);
 	c->has_rule_writer = false;
 	if (r < 0)
-		nlog(LOG_PRIO_ERR, "%s: out of memory in the shadow state", container_label(c));
+		nlog_c(c, LOG_PRIO_ERR, "out of memory in the shadow state");
 	if (shadow_awaiting_log(c->shadow) > 0 && c->d->n_blocking == 0) {
 		/* Answers whose log lines were not read yet: judged once they are. */
 		c->resync_wanted = true;
@@ -108,13 +107,11 @@ static int on_txn(const struct nft_txn *txn, void *data)
 	}
 	if (txn->partial)
 		c->resync_wanted = true;
-	nlog(LOG_PRIO_DEBUG, "%s: transaction %u by %s[%d]: %zu changes, %zu to elements",
-	     container_label(c), txn->gen_id, w.comm[0] ? w.comm : "?", (int)w.pid, txn->n_changes,
-	     n);
+	nlog_c(c, LOG_PRIO_DEBUG, "transaction %u by %s[%d]: %zu changes, %zu to elements",
+	       txn->gen_id, w.comm[0] ? w.comm : "?", (int)w.pid, txn->n_changes, n);
 	if (n > 0) {
 		if (shadow_kernel_changes(c->shadow, x->changes, n, &w, &x->now, &x->out) < 0)
-			nlog(LOG_PRIO_ERR, "%s: out of memory in the shadow state",
-			     container_label(c));
+			nlog_c(c, LOG_PRIO_ERR, "out of memory in the shadow state");
 		container_output(c, &x->out);
 	}
 	return 0;
@@ -142,8 +139,7 @@ static void on_monitor(uv_poll_t *h, int status, int events)
 		status = uv_poll_start(h, UV_READABLE, on_monitor);
 	}
 	if (status < 0) {
-		nlog(LOG_PRIO_ERR, "%s: notification socket: %s", container_label(c),
-		     uv_strerror(status));
+		nlog_c(c, LOG_PRIO_ERR, "notification socket: %s", uv_strerror(status));
 		uv_poll_stop(h);
 		c->mon_broken = true;
 		return;
@@ -156,8 +152,7 @@ static void on_monitor(uv_poll_t *h, int status, int events)
 		struct shadow_output out = {0};
 
 		c->losses++;
-		nlog(LOG_PRIO_WARNING, "%s: nftables notifications were lost: dumping again",
-		     container_label(c));
+		nlog_c(c, LOG_PRIO_WARNING, "nftables notifications were lost: dumping again");
 		if (shadow_info(c->shadow, SHIELD_EVENT_NETLINK_RESYNC,
 				"the kernel dropped nftables notifications (ENOBUFS): "
 				"the sets and rules were dumped again",
@@ -166,7 +161,7 @@ static void on_monitor(uv_poll_t *h, int status, int events)
 		shadow_output_free(&out);
 		kernel_dump(c);
 	} else if (r < 0) {
-		nlog(LOG_PRIO_ERR, "%s: notification socket: %s", container_label(c), err.msg);
+		nlog_c(c, LOG_PRIO_ERR, "notification socket: %s", err.msg);
 		uv_poll_stop(h);
 		c->mon_broken = true;
 		return;
@@ -200,11 +195,11 @@ void kernel_check(struct container *c)
 
 	if (!c->mon_broken || c->detaching)
 		return;
-	nlog(LOG_PRIO_NOTICE, "%s: opening the notification socket again", container_label(c));
+	nlog_c(c, LOG_PRIO_NOTICE, "opening the notification socket again");
 	kernel_close(c);
 	c->mon_broken = false;
 	if (kernel_open(c, &err) < 0) {
-		nlog(LOG_PRIO_ERR, "%s: %s", container_label(c), err.msg);
+		nlog_c(c, LOG_PRIO_ERR, "%s", err.msg);
 		c->mon_broken = true;
 	}
 }

@@ -10,33 +10,14 @@
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
+#include "shield/sd-daemon.h"
 #include "nftsetd.h"
-
-static int log_level = LOG_PRIO_INFO;
-
-void nlog(int prio, const char *fmt, ...)
-{
-	char buf[2048];
-	va_list ap;
-	int n;
-
-	if (prio > log_level)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	/* One fprintf per line, so lines from one process never interleave. */
-	fprintf(stderr, "<%d>%s\n", prio, buf);
-}
 
 uint64_t daemon_now_ms(void)
 {
@@ -290,12 +271,29 @@ static void close_if_open(uv_handle_t *h)
 		uv_close(h, NULL);
 }
 
+/*
+ * Tell systemd (Type=notify; NOTIFY_SOCKET) where we are. READY=1 comes once
+ * the socket listens and every entry present at start was attached, so a
+ * client started after `systemctl start nftsetd` asks a daemon that knows
+ * every container. Without NOTIFY_SOCKET this does nothing.
+ */
+static void notify(struct daemon *d, const char *state)
+{
+	struct shield_error err = {0};
+
+	if (sd_notify_send(state, &err) < 0 && !d->notify_failed) {
+		d->notify_failed = true; /* said once */
+		nlog(LOG_PRIO_WARNING, "cannot notify systemd: %s", err.msg);
+	}
+}
+
 /* Close everything; the loop ends once the last close callback ran. */
 static void daemon_stop(struct daemon *d, const char *why)
 {
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	notify(d, "STOPPING=1");
 	nlog(LOG_PRIO_NOTICE,
 	     "stopping (%s): %u containers watched; log tailing waited for a subscriber %llu "
 	     "times",
@@ -442,8 +440,7 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv, &d.opt);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
-	if (d.opt.verbose)
-		log_level = LOG_PRIO_DEBUG;
+	log_setup(d.opt.verbose);
 	/* stderr goes to the journal or a test's file: line-buffered is enough. */
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
@@ -514,6 +511,13 @@ int main(int argc, char **argv)
 	     "nftsetd %s watching %s/containers (%u attached), serving %s, resync %us%s",
 	     SHIELD_VERSION, d.runtime_dir, d.n_containers, d.socket_path, d.opt.resync_s,
 	     d.opt.repair ? "" : ", no repair");
+	{
+		char state[PATH_MAX + 64];
+
+		snprintf(state, sizeof(state), "READY=1\nSTATUS=watching %u containers, serving %s",
+			 d.n_containers, d.socket_path);
+		notify(&d, state);
+	}
 
 	uv_run(&loop, UV_RUN_DEFAULT);
 
@@ -526,5 +530,6 @@ int main(int argc, char **argv)
 		return 70;
 	}
 	nlog(LOG_PRIO_INFO, "stopped cleanly");
+	log_close();
 	return 0;
 }

@@ -59,10 +59,36 @@ enum {
 	LOG_PRIO_DEBUG = 7,
 };
 
-/* One line on stderr, "<N>message", as systemd's journal reads it. */
-void nlog(int prio, const char *fmt, ...) _printf_(2, 3);
-
 struct container;
+
+/* Structured fields of a log entry, for the journal (log.c); NULL members are left out. */
+struct nlog_fields {
+	const struct container *c; /* SHIELD_CONTAINER, SHIELD_CONTAINER_ID, SHIELD_STATE_DIR */
+	const char *kind;	   /* SHIELD_EVENT_KIND */
+	const char *domain;	   /* SHIELD_DOMAIN */
+	const char *ip;		   /* SHIELD_IP */
+	const char *set;	   /* SHIELD_SET */
+};
+
+/*
+ * Log one message (log.c): under systemd, when stderr is the journal
+ * stream, one entry in the journal's native protocol with PRIORITY,
+ * MESSAGE, SYSLOG_IDENTIFIER, CODE_FILE/LINE/FUNC and f's fields; else (or
+ * when the journal refuses it) one line on stderr, "<N>message", as
+ * systemd's journal and sd-daemon(3) read it.
+ */
+void nlog_at(const char *file, int line, const char *func, int prio, const struct nlog_fields *f,
+	     const char *fmt, ...) _printf_(6, 7);
+#define nlog(prio, ...)	     nlog_at(__FILE__, __LINE__, __func__, prio, NULL, __VA_ARGS__)
+#define nlog_f(prio, f, ...) nlog_at(__FILE__, __LINE__, __func__, prio, f, __VA_ARGS__)
+/* A message about container c: "LABEL: ..." with its fields. */
+#define nlog_c(c, prio, fmt, ...)                                                                  \
+	nlog_at(__FILE__, __LINE__, __func__, prio, &(const struct nlog_fields){.c = (c)},         \
+		"%s: " fmt, container_label(c), ##__VA_ARGS__)
+/* Before the first message: the level, and whether to write to the journal. */
+void log_setup(bool verbose);
+/* After the last one: close the journal socket. */
+void log_close(void);
 struct client;
 
 struct daemon_opts {
@@ -136,7 +162,8 @@ struct daemon {
 
 	uint64_t event_seq; /* event ids, shared by every shadow */
 	bool stopping;
-	uint64_t wakeups; /* tick callbacks, for the idle-cost check */
+	bool notify_failed; /* sd_notify failed once: said so, not again */
+	uint64_t wakeups;   /* tick callbacks, for the idle-cost check */
 	uint64_t started_ms;
 };
 

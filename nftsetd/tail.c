@@ -53,11 +53,11 @@ static void tail_gap(struct container *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	nlog(LOG_PRIO_WARNING, "%s: log.gap: %s", container_label(c), detail);
+	nlog_c(c, LOG_PRIO_WARNING, "log.gap: %s", detail);
 	c->tail.gaps++;
 	daemon_now(&now);
 	if (shadow_log_gap(c->shadow, detail, &now, &out) < 0)
-		nlog(LOG_PRIO_ERR, "%s: out of memory for an event", container_label(c));
+		nlog_c(c, LOG_PRIO_ERR, "out of memory for an event");
 	container_output(c, &out);
 	shadow_output_free(&out);
 }
@@ -115,7 +115,7 @@ static int cursor_read(struct container *c, struct log_cursor *cur)
 		return r == -ENOENT ? r : -EINVAL;
 	r = log_cursor_parse(text, len, cur, &err);
 	if (r < 0) {
-		nlog(LOG_PRIO_WARNING, "%s: %s: %s", container_label(c), LOG_CURSOR_FILE, err.msg);
+		nlog_c(c, LOG_PRIO_WARNING, "%s: %s", LOG_CURSOR_FILE, err.msg);
 		return -EINVAL;
 	}
 	return 0;
@@ -145,7 +145,7 @@ static int cursor_write(struct container *c, uint64_t offset, const char *tail, 
 	r = bundle_write_file_mode(c->dirfd, LOG_CURSOR_FILE, text, (size_t)n, 0600,
 				   BUNDLE_WRITE_NOSYNC, &err);
 	if (r < 0) {
-		nlog(LOG_PRIO_ERR, "%s: %s", container_label(c), err.msg);
+		nlog_c(c, LOG_PRIO_ERR, "%s", err.msg);
 		return r;
 	}
 	c->tail.saved_offset = offset;
@@ -262,8 +262,8 @@ static void watch_fd(struct container *c)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", t->fd);
 	r = uv_fs_event_start(&t->watch, on_log_event, path, 0);
 	if (r < 0)
-		nlog(LOG_PRIO_ERR, "%s: cannot watch dnsmasq.log: %s (read on the timer only)",
-		     container_label(c), uv_strerror(r));
+		nlog_c(c, LOG_PRIO_ERR, "cannot watch dnsmasq.log: %s (read on the timer only)",
+		       uv_strerror(r));
 	else
 		t->watch_active = true;
 }
@@ -309,7 +309,7 @@ static int on_line(const struct dnsmasq_log_line *line, void *arg)
 	    rec.kind == DNSMASQ_LOG_EMPTY || rec.kind == DNSMASQ_LOG_OTHER)
 		return 0;
 	if (shadow_log_record(c->shadow, &rec, &x->now, &x->out) < 0)
-		nlog(LOG_PRIO_ERR, "%s: out of memory in the shadow state", container_label(c));
+		nlog_c(c, LOG_PRIO_ERR, "out of memory in the shadow state");
 	if (x->out.n_events || x->out.n_repairs)
 		container_output(c, &x->out);
 	return 0;
@@ -364,8 +364,8 @@ static bool read_some(struct container *c, uint64_t limit)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			nlog(LOG_PRIO_ERR, "%s: reading dnsmasq.log: %s", container_label(c),
-			     shield_strerror(negative_errno()));
+			nlog_c(c, LOG_PRIO_ERR, "reading dnsmasq.log: %s",
+			       shield_strerror(negative_errno()));
 			break;
 		}
 		if (n == 0) {
@@ -403,8 +403,8 @@ static void tail_cut(struct container *c)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", t->fd);
 	wfd = open(path, O_WRONLY | O_CLOEXEC);
 	if (wfd < 0) {
-		nlog(LOG_PRIO_ERR, "%s: cannot open dnsmasq.log for writing to cut it: %s",
-		     container_label(c), shield_strerror(negative_errno()));
+		nlog_c(c, LOG_PRIO_ERR, "cannot open dnsmasq.log for writing to cut it: %s",
+		       shield_strerror(negative_errno()));
 		return;
 	}
 	/* Cursor first, announcing the cut; its hash tells later whether it happened. */
@@ -422,13 +422,13 @@ static void tail_cut(struct container *c)
 		     container_label(c), c->d->opt.log_max, len);
 		return;
 	}
-	nlog(LOG_PRIO_WARNING, "%s: cannot collapse dnsmasq.log (%s): truncating it instead",
-	     container_label(c), shield_strerror(negative_errno()));
+	nlog_c(c, LOG_PRIO_WARNING, "cannot collapse dnsmasq.log (%s): truncating it instead",
+	       shield_strerror(negative_errno()));
 	cursor_write(c, t->split.consumed, tail, tn, NULL, 0);
 	read_some(c, UINT64_MAX);
 	if (ftruncate(wfd, 0) < 0) {
-		nlog(LOG_PRIO_ERR, "%s: cannot truncate dnsmasq.log: %s", container_label(c),
-		     shield_strerror(negative_errno()));
+		nlog_c(c, LOG_PRIO_ERR, "cannot truncate dnsmasq.log: %s",
+		       shield_strerror(negative_errno()));
 		return;
 	}
 	dnsmasq_log_split_init(&t->split, 0);
@@ -523,7 +523,7 @@ void tail_open(struct container *c)
 		}
 	}
 	if (fd < 0) {
-		nlog(LOG_PRIO_INFO, "%s: no dnsmasq.log yet", container_label(c));
+		nlog_c(c, LOG_PRIO_INFO, "no dnsmasq.log yet");
 		if (have) {
 			/* Keep the count; a file that shows up later is a new one. */
 			tail_gap(c, "dnsmasq.log is gone: lines after the cursor are lost");
@@ -615,9 +615,8 @@ void tail_check(struct container *c)
 			/* Drain the old file, then take the new one from its start. */
 			if (t->fd >= 0) {
 				read_some(c, UINT64_MAX);
-				nlog(LOG_PRIO_INFO,
-				     "%s: dnsmasq.log replaced: following the new file",
-				     container_label(c));
+				nlog_c(c, LOG_PRIO_INFO,
+				       "dnsmasq.log replaced: following the new file");
 			}
 			tail_follow(c, fd, &st, 0);
 			tail_save_mark(c, NULL);

@@ -136,9 +136,6 @@ for stage in $stages; do
 		problem "shield-hook(1): the SYNOPSIS does not name the stage $stage"
 done
 while read -r opt; do
-	# nftsetd(8) names --help but not its short -h; the page belongs to the
-	# session that packages nftsetd (systemd, metrics), so -h waits for it.
-	[[ $opt == -h ]] && continue
 	has_flag "$(cat "$MAN/nftsetd.8")" "$opt" ||
 		problem "nftsetd(8) does not document $opt ('nftsetd --help')"
 done < <(sed -nE 's/^  (-[A-Za-z]), (--[a-z0-9-]+).*/\1\n\2/p; s/^  (--[a-z0-9-]+).*/\1/p' <<<"$("$NFTSETD_BIN" --help)")

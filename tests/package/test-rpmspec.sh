@@ -14,7 +14,8 @@ readonly SPEC=$SHIELD_SOURCE_DIR/packaging/rpm/shield.spec
 init_tmp
 
 parses() {
-	run_capture rpmspec -P --define 'bash_completions_dir /usr/share/bash-completion/completions' "$SPEC"
+	run_capture rpmspec -P --define 'bash_completions_dir /usr/share/bash-completion/completions' \
+		--define '_unitdir /usr/lib/systemd/system' --define '_userunitdir /usr/lib/systemd/user' "$SPEC"
 	[[ $RC == 0 ]] && return 0
 	say "    rpmspec -P failed (exit $RC): $ERR"
 	return 1
@@ -46,7 +47,8 @@ in_files() {
 for p in /usr/bin/shield /usr/libexec/shield/shield-hook /usr/sbin/nftsetd /usr/share/shield/ \
 	/usr/share/containers/oci/hooks.d/shield-createRuntime.json \
 	/usr/share/containers/oci/hooks.d/shield-poststop.json \
-	/usr/share/bash-completion/completions/shield; do
+	/usr/share/bash-completion/completions/shield \
+	/usr/lib/systemd/system/nftsetd.service /usr/lib/systemd/user/nftsetd.service; do
 	check "%files lists $p" in_files "$p"
 done
 check "%files installs LICENSE with %license" in_files "%license LICENSE"
@@ -55,10 +57,21 @@ for f in "$SHIELD_SOURCE_DIR"/man/*.[1-9]; do
 	check "%files lists the man page $n" in_files "/usr/share/man/man${n##*.}/$n*"
 done
 builds_with() {
-	grep -qx -- "$1" <<<"$PARSED" && return 0
+	grep -qxF -- "$1" <<<"$PARSED" && return 0
 	say "    the spec lacks the line: $1"
 	return 1
 }
-check "%build configures with the hook descriptors (SHIELD_INSTALL_HOOKS=ON)" builds_with '%cmake -DSHIELD_INSTALL_HOOKS=ON -DSHIELD_UNIT_TESTS_ONLY=ON -DSHIELD_BENCH=OFF'
+check "%build configures with the hook descriptors (SHIELD_INSTALL_HOOKS=ON)" builds_with '%cmake -DSHIELD_INSTALL_HOOKS=ON -DSHIELD_UNIT_TESTS_ONLY=ON -DSHIELD_BENCH=OFF '"\\"
+check "%build puts the units in Fedora's unit dirs" builds_with '       -DSHIELD_SYSTEMD_SYSTEM_UNIT_DIR=/usr/lib/systemd/system -DSHIELD_SYSTEMD_USER_UNIT_DIR=/usr/lib/systemd/user'
+# The scriptlets of a package with a service (Fedora's packaging guidelines).
+scriptlet_has() {
+	awk -v sec="$1" '$1 ~ /^%(prep|build|install|check|pre|post|preun|postun|files|changelog|description|package)$/ {
+		on = ($1 == sec); next } on' <<<"$PARSED" | grep -qxF -- "$2" && return 0
+	say "    $1 lacks the line $2"
+	return 1
+}
+check "%post has %systemd_post nftsetd.service" scriptlet_has %post '%systemd_post nftsetd.service'
+check "%preun has %systemd_preun nftsetd.service" scriptlet_has %preun '%systemd_preun nftsetd.service'
+check "%postun has %systemd_postun_with_restart nftsetd.service" scriptlet_has %postun '%systemd_postun_with_restart nftsetd.service'
 check "%check runs the unit tests only" builds_with '%ctest -- -L unit'
 finish
