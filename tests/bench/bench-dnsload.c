@@ -6,13 +6,16 @@
  * paced rate for all of them together:
  *
  *   bench-dnsload --rate QPS --seconds S --tag TAG [--blocked-every K]
- *                 [--allowed-suffix D] [--blocked-suffix D] NETNS-PATH...
+ *                 [--new-every M] [--pool P] [--allowed-suffix D]
+ *                 [--blocked-suffix D] NETNS-PATH...
  *
- * Query i asks A of "q<i>.<TAG>.<suffix>": every K-th one (default 4) under
- * the blocked suffix (dnsmasq answers NXDOMAIN from its config and logs a
- * blocked query), the others under the allowed suffix (every name new, so
- * dnsmasq forwards it upstream, logs the reply and adds the address to its
- * nftset). One UDP socket per namespace (opened inside it with setns, then
+ * Query i asks A of a name under TAG: every K-th one (default 4)
+ * "q<i>.<TAG>.<blocked suffix>" (dnsmasq answers NXDOMAIN from its config
+ * and logs a blocked query); of the others every M-th one (default 1: all)
+ * a new name "q<i>.<TAG>.<allowed suffix>" (dnsmasq forwards it upstream,
+ * logs the reply and adds the address to its nftset), the rest one of P
+ * names (default 100) "p<k>.<TAG>.<allowed suffix>" (answered from
+ * dnsmasq's cache once it asked upstream). One UDP socket per namespace (opened inside it with setns, then
  * back), one thread: it sends what the clock says is due, every
  * millisecond, and reads the answers in between. After the sending window
  * it waits up to 3 s for the answers still on their way.
@@ -41,7 +44,7 @@
 #include <unistd.h>
 
 #define SLOTS	    4096 /* send times kept per socket (answers outstanding at most) */
-#define LAT_BUCKETS 64	 /* latency histogram: buckets of 2^(i/4) microseconds */
+#define LAT_BUCKETS 96	 /* latency histogram: buckets of 2^(i/4) microseconds */
 #define DRAIN_NS    (3ull * 1000000000ull)
 
 struct target {
@@ -245,12 +248,14 @@ int main(int argc, char **argv)
 		{"seconds", required_argument, NULL, 's'},
 		{"tag", required_argument, NULL, 't'},
 		{"blocked-every", required_argument, NULL, 'b'},
+		{"new-every", required_argument, NULL, 'n'},
+		{"pool", required_argument, NULL, 'p'},
 		{"allowed-suffix", required_argument, NULL, 'a'},
 		{"blocked-suffix", required_argument, NULL, 'B'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	unsigned long rate = 0, seconds = 0, every = 4;
+	unsigned long rate = 0, seconds = 0, every = 4, new_every = 1, pool = 100;
 	const char *tag = NULL, *allowed = "load.shield.test", *blocked = "blocked.bench.invalid";
 	struct target *targets;
 	struct stats st = {0};
@@ -270,6 +275,14 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			if (positive("--blocked-every", optarg, 1000000, &every) < 0)
+				return 2;
+			break;
+		case 'n':
+			if (positive("--new-every", optarg, 1000000, &new_every) < 0)
+				return 2;
+			break;
+		case 'p':
+			if (positive("--pool", optarg, 1000000, &pool) < 0)
 				return 2;
 			break;
 		case 't':
@@ -321,7 +334,8 @@ int main(int argc, char **argv)
 
 		now = now_ns();
 		elapsed = now - t0;
-		if (elapsed >= window + DRAIN_NS || (elapsed >= window && st.answers >= st.sent))
+		if (elapsed >= window && st.sent >= rate * seconds &&
+		    (elapsed >= window + DRAIN_NS || st.answers >= st.sent))
 			break;
 		/* Everything due by now (capped, so a stall does not turn into one big burst). */
 		due = elapsed >= window ? rate * seconds
@@ -335,8 +349,12 @@ int main(int argc, char **argv)
 			size_t len;
 
 			next = (next + 1) % n_targets;
-			snprintf(name, sizeof(name), "q%llu.%s.%s", (unsigned long long)id, tag,
-				 is_blocked ? blocked : allowed);
+			if (is_blocked || (id - id / every) % new_every == 0)
+				snprintf(name, sizeof(name), "q%llu.%s.%s", (unsigned long long)id,
+					 tag, is_blocked ? blocked : allowed);
+			else
+				snprintf(name, sizeof(name), "p%llu.%s.%s",
+					 (unsigned long long)(id % pool), tag, allowed);
 			len = build_query(q, sizeof(q), t->seq, name);
 			if (len == 0) {
 				fprintf(stderr, "bench-dnsload: name too long: %s\n", name);
