@@ -111,16 +111,41 @@ running() {
 	local st
 	st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]
 }
-# Stop every dnsmasq at once and wait for them, so lib.sh's cleanup (one
-# namespace after the other) finds them gone.
+# Hundreds of namespaces: stop every dnsmasq at once and wait for them, stop
+# what this script started, and delete the namespaces in one `ip -batch`
+# (lib.sh's cleanup goes one namespace after the other, looking for
+# processes in each: minutes for 500), then lib.sh's cleanup for the rest.
 stop_everything() {
-	local i
+	local i pid ns batch=$TMP/netns-del
+	set +e
+	say "cleaning up ..."
 	stop_all_dnsmasq
-	for ((i = 0; i < 50; i++)); do
+	for pid in "${_PIDS_STARTED[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for ((i = 0; i < 100; i++)); do
 		pgrep -f "dnsmasq --conf-file=$STATE_ROOT/" >/dev/null || break
 		sleep 0.1
 	done
+	for pid in "${_PIDS_STARTED[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	# Once none of its dnsmasqs is left (else lib.sh's cleanup kills what
+	# is in each namespace).
+	: >"$batch"
+	if ! pgrep -f "dnsmasq --conf-file=$STATE_ROOT/" >/dev/null; then
+		for ((i = 0; i < attached; i++)); do
+			echo "netns del ${RUN_PREFIX}b$i" >>"$batch"
+		done
+	fi
+	ip -force -batch "$batch" 2>/dev/null
+	_NETNS_CREATED=()
+	for ns in $(ip netns list | awk -v p="^$RUN_PREFIX" '$1 ~ p { print $1 }'); do
+		_NETNS_CREATED+=("$ns")
+	done
+	say "cleaned up"
 }
+attached=0
 trap 'rc=$?; stop_everything; (exit "$rc"); _cleanup' EXIT
 
 # ------------------------------------------------------------- the world
@@ -142,7 +167,6 @@ start_nftsetd
 sleep 1
 RSS0=$(rss_kb "$NFTSETD_PID")
 
-attached=0
 NS_PATHS=()
 attach_upto() {
 	local i mac addr
@@ -162,6 +186,7 @@ attach_upto() {
 		ip -n "$UP_NS" neigh replace "$addr" lladdr "$mac" dev br0 nud permanent
 		attach_bundle "c$i" "$NS_NAME" --profiles bench
 		NS_PATHS[i]=$(netns_path "$NS_NAME")
+		((i % 100 != 99)) || say "  $((i + 1)) attached"
 	done
 	attached=$1
 }
