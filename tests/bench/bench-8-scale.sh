@@ -456,7 +456,8 @@ fit() {
 }
 read -r SLOPE_IDLE BASE_IDLE < <(fit "$TMP/rss.tsv")
 read -r SLOPE_LOAD BASE_LOAD < <(fit "$TMP/rss-load.tsv")
-bench_text "RSS = base + k × containers, least squares over every sample: idle k = $SLOPE_IDLE KiB (base $BASE_IDLE KiB);" \
+[[ $SLOPE_IDLE == - ]] ||
+	bench_text "RSS = base + k × containers, least squares over every sample: idle k = $SLOPE_IDLE KiB (base $BASE_IDLE KiB);" \
 	"after the load k = $SLOPE_LOAD KiB (base $BASE_LOAD KiB). The columns \"KiB per container\" divide the growth over the" \
 	"empty nftsetd ($RSS0 KiB) by the containers, so they also carry what the first container brings once (buffers, libuv's" \
 	"inotify and thread-pool state), spread thinner as the count grows."

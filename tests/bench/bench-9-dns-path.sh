@@ -120,6 +120,10 @@ perf_run() {
 	say "  $tag: $qps q/s, $lat µs average, $lost of $sent lost"
 }
 
+PERF=0
+if command -v perf >/dev/null && perf stat -x, -e task-clock -- true >/dev/null 2>&1; then
+	PERF=1
+fi
 # Warm both caches.
 for ns in "$SHIELD_NS" "$PLAIN_NS"; do
 	ip netns exec "$ns" dnsperf -s 127.0.0.1 -d "$TMP/cached.txt" -n 1 >/dev/null 2>&1 || true
@@ -130,7 +134,15 @@ for ((r = 0; r < RUNS; r++)); do
 	perf_run "$SHIELD_NS" "$TMP/cached.txt" rate-shield -Q "$DNS_RATE"
 	perf_run "$PLAIN_NS" "$TMP/cached.txt" rate-plain -Q "$DNS_RATE"
 	new_names "$TMP/new.txt" "r$r"
+	# Where shield's dnsmasq spends its time on new names (the first run,
+	# when perf works): its CPU samples by library.
+	prof_pid=
+	if ((r == 0 && PERF)); then
+		perf record -q -o "$TMP/perf.data" -p "$(registry_field c0 dnsmasq_pid)" -- sleep "$(((DNS_S + 1) / 2))" >/dev/null 2>&1 &
+		prof_pid=$!
+	fi
 	perf_run "$SHIELD_NS" "$TMP/new.txt" new-shield
+	[[ -z $prof_pid ]] || wait "$prof_pid" || true
 	perf_run "$PLAIN_NS" "$TMP/new.txt" new-plain
 done
 # What shield's dnsmasq did in the new-names runs: every answer in the set.
@@ -161,7 +173,14 @@ bench_text "Loads: \"cached\" asks 100 allowed names over and over as fast as dn
 	"before in every query, so both forward it upstream and shield's dnsmasq also adds the answer to its nftset" \
 	"(allow_v4 held $elems element(s) at the end: every answer is the same address) and logs it." \
 	"shield's dnsmasq logs every query (log-queries=extra, three or four lines each) to a file that nftsetd reads," \
-	"which is most of its cost on cached answers; on new names, dnsmasq's nftset add (one libnftables command per" \
-	"answer) dominates."
+	"and matches names against its allowlist (server=/domain/, address=/#/): the cost on cached answers."
+if [[ -s $TMP/perf.data ]]; then
+	shares=$(perf report -i "$TMP/perf.data" --no-children --sort dso --stdio 2>/dev/null |
+		awk '/^ +[0-9.]+%/ && n < 4 { printf "%s%s %s", (n++ ? ", " : ""), $2, $1 }')
+	bench_text "On new names, shield's dnsmasq's CPU samples by library (perf record, first run): ${shares:-none}." \
+		"dnsmasq adds each answer to its nftset through libnftables (one command per answer, with its parser" \
+		"and GMP arithmetic), which is most of what makes a forwarded answer dearer than a plain dnsmasq's." \
+		"That is dnsmasq's nftset support, which shield configures but does not run itself."
+fi
 bench_verdict 9 "— (report only)" "cached: ${c_ratio}× plain's q/s; new names: ${n_ratio}× (medians of per-pair ratios)" report \
 	"" "DNS path cost (shield ÷ plain dnsmasq)"
