@@ -441,6 +441,10 @@ for n in $SIZES; do
 	bench_ge "$w_mx" "$worst_wake" && worst_wake=$w_mx
 done
 bench_end_table
+bench_text "Idle wake-ups are nftsetd's voluntary context switches (each one a sleep that ended): one per --resync" \
+	"period (5 s) for every container together, whatever their number. perf's context-switches also count the" \
+	"involuntary ones: the tick dumps every container's table (the idle CPU column), and on a busy machine that" \
+	"work is preempted, more often the more containers there are; those are not wake-ups."
 
 # RSS = base + per-container * containers: the least-squares line through
 # every sample (idle; after the load), its slope the memory per container
@@ -479,6 +483,10 @@ for n in $SIZES; do
 done
 bench_end_table
 
+bench_text "Load: bench-dnsload asks every namespace's dnsmasq in turn, one query at a time (so with many containers" \
+	"every query wakes another dnsmasq); latency is dnsmasq's answer as it sees it, queueing included. A run" \
+	"\"with loss\" had a blocked query dnsmasq logged or answered that nftsetd did not count and file, log bytes" \
+	"it did not read, a netlink notification loss, a log gap, or any drift or check event."
 bench_table containers "burst events" "ms until all filed" "events/s" "received by the subscriber"
 while IFS=$'\t' read -r n total ms rate received; do
 	bench_row "$n" "$total" "$ms" "$rate" "$received"
