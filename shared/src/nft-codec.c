@@ -7,6 +7,9 @@
  */
 #include <netinet/in.h> /* before any linux/ header: glibc guards the uapi duplicates */
 #include <arpa/inet.h>
+#include <endian.h>
+#include <linux/netlink.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <net/if.h>
@@ -772,7 +775,42 @@ static int raw_cmp(const void *a, const void *b, void *arg)
 	return (int)y->end - (int)x->end;
 }
 
+/* Whether raw[0..n) is in raw_cmp order. */
+static bool raw_sorted(const struct nft_raw_elem *raw, size_t n, size_t len)
+{
+	for (size_t i = 1; i < n; i++)
+		if (raw_cmp(&raw[i - 1], &raw[i], &len) > 0)
+			return false;
+	return true;
+}
+
 #define DECODE_ELEMS_MAX (1U << 20)
+
+/* Room for one more raw element in acc: a zeroed slot, or NULL with *r set. */
+static struct nft_raw_elem *raw_push(struct nft_raw_elems *acc, int *r)
+{
+	struct nft_raw_elem *raw;
+
+	if (acc->n == acc->cap) {
+		size_t ncap = acc->cap ? acc->cap * 2 : 64;
+		struct nft_raw_elem *nraw;
+
+		if (ncap > DECODE_ELEMS_MAX) {
+			*r = -E2BIG;
+			return NULL;
+		}
+		nraw = realloc(acc->raw, ncap * sizeof(*nraw));
+		if (!nraw) {
+			*r = -ENOMEM;
+			return NULL;
+		}
+		acc->raw = nraw;
+		acc->cap = ncap;
+	}
+	raw = &acc->raw[acc->n++];
+	memset(raw, 0, sizeof(*raw));
+	return raw;
+}
 
 int nft_raw_elems_collect(struct nftnl_set *ns, int family, struct nft_raw_elems *acc)
 {
@@ -788,29 +826,14 @@ int nft_raw_elems_collect(struct nftnl_set *ns, int family, struct nft_raw_elems
 		const void *key;
 		uint32_t klen = 0;
 
-		if (acc->n == acc->cap) {
-			size_t ncap = acc->cap ? acc->cap * 2 : 64;
-			struct nft_raw_elem *nraw;
-
-			if (ncap > DECODE_ELEMS_MAX) {
-				r = -E2BIG;
-				break;
-			}
-			nraw = realloc(acc->raw, ncap * sizeof(*nraw));
-			if (!nraw) {
-				r = -ENOMEM;
-				break;
-			}
-			acc->raw = nraw;
-			acc->cap = ncap;
-		}
 		key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
 		if (!key || klen != len) {
 			r = -EPROTO;
 			break;
 		}
-		raw = &acc->raw[acc->n++];
-		memset(raw, 0, sizeof(*raw));
+		raw = raw_push(acc, &r);
+		if (!raw)
+			break;
 		memcpy(raw->key, key, len);
 		raw->end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
 			   (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) &
@@ -826,14 +849,174 @@ int nft_raw_elems_collect(struct nftnl_set *ns, int family, struct nft_raw_elems
 	return r;
 }
 
+/*
+ * Netlink attributes walked inline: a dump of 10,000 addresses is 20,000
+ * interval ends of five attributes each, and a call into libmnl for every
+ * step (ok, type, length, next, validate) cost more than the decoding.
+ * Same bounds checks as mnl_attr_ok / mnl_attr_next.
+ */
+struct attr_iter {
+	const char *p;
+	size_t left;
+};
+
+static struct attr_iter attr_iter(const void *payload, size_t len)
+{
+	return (struct attr_iter){.p = payload, .left = len};
+}
+
+/* The next attribute, or NULL at the end (or at a malformed one: *bad set). */
+static const struct nlattr *attr_next(struct attr_iter *it, bool *bad)
+{
+	const struct nlattr *a = (const struct nlattr *)it->p;
+	size_t step;
+
+	if (it->left < sizeof(*a))
+		return NULL;
+	if (a->nla_len < sizeof(*a) || a->nla_len > it->left) {
+		*bad = true;
+		return NULL;
+	}
+	step = NLA_ALIGN(a->nla_len);
+	it->p += step;
+	it->left = step < it->left ? it->left - step : 0;
+	return a;
+}
+
+static inline unsigned attr_type(const struct nlattr *a)
+{
+	return a->nla_type & NLA_TYPE_MASK;
+}
+
+static inline const void *attr_data(const struct nlattr *a)
+{
+	return (const char *)a + NLA_HDRLEN;
+}
+
+static inline size_t attr_len(const struct nlattr *a)
+{
+	return (size_t)a->nla_len - NLA_HDRLEN;
+}
+
+/* A big-endian integer of n (4 or 8) bytes at the start of a's payload; false if shorter. */
+static bool attr_be(const struct nlattr *a, size_t n, uint64_t *out)
+{
+	uint32_t v32;
+	uint64_t v64;
+
+	if (attr_len(a) < n)
+		return false;
+	if (n == 4) {
+		memcpy(&v32, attr_data(a), 4);
+		*out = ntohl(v32);
+	} else {
+		memcpy(&v64, attr_data(a), 8);
+		*out = be64toh(v64);
+	}
+	return true;
+}
+
+/* One element's attributes (inside NFTA_LIST_ELEM) into raw; -EPROTO when malformed. */
+static int raw_elem_parse(const struct nlattr *elem, size_t len, struct nft_raw_elem *raw)
+{
+	struct attr_iter it = attr_iter(attr_data(elem), attr_len(elem));
+	const struct nlattr *a;
+	bool has_key = false, bad = false;
+	uint64_t v;
+
+	while ((a = attr_next(&it, &bad))) {
+		switch (attr_type(a)) {
+		case NFTA_SET_ELEM_KEY: {
+			struct attr_iter kit = attr_iter(attr_data(a), attr_len(a));
+			const struct nlattr *k;
+
+			while ((k = attr_next(&kit, &bad))) {
+				if (attr_type(k) != NFTA_DATA_VALUE)
+					continue;
+				if (attr_len(k) != len)
+					return -EPROTO;
+				memcpy(raw->key, attr_data(k), len);
+				has_key = true;
+			}
+			break;
+		}
+		case NFTA_SET_ELEM_FLAGS:
+			if (!attr_be(a, 4, &v))
+				return -EPROTO;
+			raw->end = v & NFT_SET_ELEM_INTERVAL_END;
+			break;
+		case NFTA_SET_ELEM_TIMEOUT:
+			if (!attr_be(a, 8, &raw->timeout_ms))
+				return -EPROTO;
+			raw->has_timeout = true;
+			break;
+		case NFTA_SET_ELEM_EXPIRATION:
+			if (!attr_be(a, 8, &raw->expires_ms))
+				return -EPROTO;
+			raw->has_expiration = true;
+			break;
+		default:
+			break;
+		}
+		if (bad)
+			return -EPROTO;
+	}
+	return has_key && !bad ? 0 : -EPROTO;
+}
+
+int nft_raw_elems_parse(const struct nlmsghdr *nlh, int family, struct nft_raw_elems *acc)
+{
+	size_t len = elem_len(family), hdr = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	const struct nlattr *list = NULL, *a, *elem;
+	struct attr_iter it;
+	bool bad = false;
+
+	if (nlh->nlmsg_len < hdr)
+		return -EPROTO;
+	it = attr_iter((const char *)nlh + hdr, nlh->nlmsg_len - hdr);
+	while ((a = attr_next(&it, &bad)))
+		if (attr_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
+			list = a;
+	if (bad)
+		return -EPROTO;
+	if (!list)
+		return 0;
+	it = attr_iter(attr_data(list), attr_len(list));
+	/* The kernel sends NFTA_LIST_ELEM and reads any type here; so do we. */
+	while ((elem = attr_next(&it, &bad))) {
+		struct nft_raw_elem *raw;
+		int r = 0;
+
+		raw = raw_push(acc, &r);
+		if (!raw)
+			return r;
+		r = raw_elem_parse(elem, len, raw);
+		if (r < 0) {
+			acc->n--;
+			return r;
+		}
+	}
+	return bad ? -EPROTO : 0;
+}
+
 int nft_raw_elems_finish(struct nft_raw_elems *acc, int family, struct nft_set *out)
 {
 	struct nft_raw_elem *raw = acc->raw;
 	size_t n = acc->n, len = elem_len(family);
 	int r = 0;
 
-	if (n > 1)
-		qsort_r(raw, n, sizeof(*raw), raw_cmp, &len);
+	/* The kernel dumps an interval set from its highest key down: reversed,
+	 * that is already in order, and a sort of 20,000 ends is spared. */
+	if (n > 1 && !raw_sorted(raw, n, len)) {
+		for (size_t i = 0, j = n - 1; i < j; i++, j--) {
+			struct nft_raw_elem t = raw[i];
+
+			raw[i] = raw[j];
+			raw[j] = t;
+		}
+		if (!raw_sorted(raw, n, len))
+			qsort_r(raw, n, sizeof(*raw), raw_cmp, &len);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct nft_elem el;
 

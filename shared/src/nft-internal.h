@@ -58,6 +58,15 @@ struct nft_raw_elems {
 /* Append the elements of one dumped message's set to acc. */
 int nft_raw_elems_collect(struct nftnl_set *ns, int family, struct nft_raw_elems *acc);
 
+/*
+ * Append the elements of one NFT_MSG_NEWSETELEM message (a dump's part) to
+ * acc, decoded straight from its attributes: what nft_raw_elems_collect
+ * gets from a parsed nftnl_set, without an object per element. Pure;
+ * -EPROTO for a malformed message, -E2BIG past the cap, -ENOMEM.
+ */
+struct nlmsghdr;
+int nft_raw_elems_parse(const struct nlmsghdr *nlh, int family, struct nft_raw_elems *acc);
+
 /* Pair start/end elements back into ranges, append them to out, and free acc. */
 int nft_raw_elems_finish(struct nft_raw_elems *acc, int family, struct nft_set *out);
 

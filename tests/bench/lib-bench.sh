@@ -20,7 +20,7 @@
 #   - Without it the fragment goes to stdout (summary lines to stderr).
 # A fragment reads:
 #   bench_section 4 "Set element writes"      -> "## 4. Set element writes"
-#   bench_reproduce "sudo tests/bench/..."    -> "Reproduce: `...`"
+#   bench_reproduce "sudo ..." ["other way"]  -> "Reproduce: `...` or `...`"
 #   bench_table variant runs min median max unit   (header + separator)
 #   bench_row "nft add element" 200 1.1 1.3 4.0 ms (one row; or
 #   bench_stats_row LABEL UNIT FILE [DIVISOR]: the row of a file of numbers)
@@ -174,8 +174,14 @@ bench_section() {
 	_bench_emit "## $1. $2" ""
 }
 
-# bench_reproduce COMMAND: the line that says how to reproduce it.
-bench_reproduce() { _bench_emit "Reproduce: \`$1\`" ""; }
+# bench_reproduce COMMAND...: the line that says how to reproduce it (each
+# COMMAND a way to, in backticks, joined by "or").
+bench_reproduce() {
+	local line="Reproduce: \`$1\`" c
+	shift
+	for c in "$@"; do line+=" or \`$c\`"; done
+	_bench_emit "$line" ""
+}
 
 # bench_text LINE...: a paragraph (then a blank line).
 bench_text() { _bench_emit "$@" ""; }
@@ -224,8 +230,9 @@ bench_verdict() {
 	met | missed | report | "not run") ;;
 	*) die "bench_verdict: verdict must be met, missed, report or 'not run', not '$verdict'" ;;
 	esac
-	_bench_emit "**${what}** — target: ${target}; measured: ${measured}; verdict: **${verdict}**." \
-		"${why:+$why}" ""
+	_bench_emit "**${what}** — target: ${target}; measured: ${measured}; verdict: **${verdict}**."
+	[[ -z $why ]] || _bench_emit "$why"
+	_bench_emit ""
 	local line
 	line=$(printf '%s\t%s\t%s\t%s\t%s' "$n" "$what" "$target" "$measured" "$verdict")
 	if [[ -n ${BENCH_OUT:-} ]]; then

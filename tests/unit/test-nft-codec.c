@@ -10,6 +10,7 @@
 #include <libnftnl/expr.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -398,6 +399,58 @@ static void test_elements_pair_back(void **state)
 	nftnl_set_free(s);
 }
 
+/*
+ * nft_raw_elems_parse decodes a dumped element message straight from its
+ * attributes: the same ranges and timers as nft_raw_elems_collect gets
+ * through libnftnl, and -EPROTO for a key of the wrong length.
+ */
+static void test_elements_parse_in_place(void **state)
+{
+	struct addr_prefix p[3] = {P("198.18.1.2"), P("10.0.0.0/8"), P("255.255.255.0/24")};
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nft_raw_elems via_nftnl = {0}, direct = {0}, wrong = {0};
+	struct nft_set a = {0}, b = {0};
+	struct nft_elem in[3];
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		nft_elem_from_prefix(&p[i], &in[i]);
+	assert_int_equal(nft_encode_elems(s, in, 3, 1800000), 0);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, "terok_shield");
+	nftnl_set_set_str(s, NFTNL_SET_NAME, "allow_v4");
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSETELEM, NFPROTO_INET, 0, 1);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+
+	assert_int_equal(nft_raw_elems_collect(s, AF_INET, &via_nftnl), 0);
+	assert_int_equal(nft_raw_elems_parse(nlh, AF_INET, &direct), 0);
+	assert_int_equal(direct.n, via_nftnl.n);
+	for (size_t i = 0; i < direct.n; i++) {
+		assert_memory_equal(direct.raw[i].key, via_nftnl.raw[i].key, 4);
+		assert_int_equal(direct.raw[i].end, via_nftnl.raw[i].end);
+		assert_int_equal(direct.raw[i].has_timeout, via_nftnl.raw[i].has_timeout);
+		assert_int_equal(direct.raw[i].timeout_ms, via_nftnl.raw[i].timeout_ms);
+	}
+	assert_int_equal(nft_raw_elems_finish(&via_nftnl, AF_INET, &a), 0);
+	assert_int_equal(nft_raw_elems_finish(&direct, AF_INET, &b), 0);
+	assert_int_equal(a.n_elems, 3);
+	assert_int_equal(b.n_elems, 3);
+	assert_memory_equal(a.elems, b.elems, 3 * sizeof(*a.elems));
+	assert_true(b.elems[1].has_timeout);
+	assert_int_equal(b.elems[1].timeout_ms, 1800000);
+
+	/* IPv4 keys read as IPv6 elements: the wrong length. */
+	assert_int_equal(nft_raw_elems_parse(nlh, AF_INET6, &wrong), -EPROTO);
+	/* A message cut short of its header. */
+	nlh->nlmsg_len = MNL_NLMSG_HDRLEN;
+	assert_int_equal(nft_raw_elems_parse(nlh, AF_INET, &wrong), -EPROTO);
+	free(wrong.raw);
+	free(a.elems);
+	free(b.elems);
+	nftnl_set_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_reset_encoding),
 		cmocka_unit_test(test_tcp_reset_near_misses),
 		cmocka_unit_test(test_elements_pair_back),
+		cmocka_unit_test(test_elements_parse_in_place),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
