@@ -146,7 +146,8 @@ stop_everything() {
 	say "cleaned up"
 }
 attached=0
-trap 'rc=$?; stop_everything; (exit "$rc"); _cleanup' EXIT
+# set +e first: under errexit, (exit "$rc") with rc != 0 would end the trap before _cleanup.
+trap 'rc=$?; set +e; stop_everything; (exit "$rc"); _cleanup' EXIT
 
 # ------------------------------------------------------------- the world
 new_netns up

@@ -50,7 +50,8 @@ init_tmp
 watch_env_init
 init_shield_dirs
 write_profile bench load.shield.test
-trap 'rc=$?; stop_all_dnsmasq; (exit "$rc"); _cleanup' EXIT
+# set +e first: under errexit, (exit "$rc") with rc != 0 would end the trap before _cleanup.
+trap 'rc=$?; set +e; stop_all_dnsmasq; (exit "$rc"); _cleanup' EXIT
 
 # The hosts namespace: a bridge and the upstream, authoritative for every
 # name under load.shield.test (TTL 300, so the answers are cached), no log.
