@@ -364,6 +364,16 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (n == 0 || cl->closing)
 		return;
 	if (n < 0) {
+		/*
+		 * A client may end its side once it sent the request (socat,
+		 * `nc -N`): its answer is still on the way, the shutdown after
+		 * it closes the connection. Closing now would cut a report
+		 * larger than the socket buffer short.
+		 */
+		if (n == UV_EOF && cl->answered && !cl->subscribed) {
+			uv_read_stop(s);
+			return;
+		}
 		client_close(cl, NULL); /* EOF or reset: the client went away */
 		return;
 	}

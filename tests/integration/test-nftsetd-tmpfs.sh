@@ -45,7 +45,8 @@ tmpfs_cleanup() {
 		MOUNTED=0
 	fi
 }
-trap 'rc=$?; tmpfs_cleanup; (exit "$rc"); _cleanup' EXIT
+# set +e first: under errexit, (exit "$rc") with rc != 0 would end the trap before _cleanup.
+trap 'rc=$?; set +e; tmpfs_cleanup; (exit "$rc"); _cleanup' EXIT
 check "the state root is a tmpfs" test "$(stat -f -c %T "$STATE_ROOT")" = tmpfs
 
 write_profile tm allowed.shield.test 198.18.5.5
