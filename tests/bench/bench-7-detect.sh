@@ -47,7 +47,7 @@ init_tmp
 watch_env_init
 init_shield_dirs
 write_profile bench allowed.shield.test 198.18.5.5
-trap 'rc=$?; stop_all_dnsmasq; (exit "$rc"); _cleanup' EXIT
+trap 'rc=$?; set +e; stop_all_dnsmasq; (exit "$rc"); _cleanup' EXIT
 
 start_nftsetd
 new_netns d7
