@@ -58,7 +58,7 @@ else
 	mkdir -m 0700 "$ORIG"
 	if [[ -f $SHIELD_BENCH_ORIGINAL/nft_hook.py && -f $SHIELD_BENCH_ORIGINAL/_oci_state.py ]]; then
 		cp "$SHIELD_BENCH_ORIGINAL/nft_hook.py" "$SHIELD_BENCH_ORIGINAL/_oci_state.py" "$ORIG/"
-		ORIG_FROM="the files in SHIELD_BENCH_ORIGINAL=$SHIELD_BENCH_ORIGINAL"
+		ORIG_FROM="the files SHIELD_BENCH_ORIGINAL names"
 	elif git --git-dir="$SHIELD_BENCH_ORIGINAL" rev-parse --verify -q HEAD >/dev/null 2>&1 ||
 		git --git-dir="$SHIELD_BENCH_ORIGINAL/.git" rev-parse --verify -q HEAD >/dev/null 2>&1; then
 		gd=$SHIELD_BENCH_ORIGINAL
@@ -67,7 +67,7 @@ else
 			git --git-dir="$gd" show "HEAD:src/terok_shield/resources/$f" >"$ORIG/$f" ||
 				die "SHIELD_BENCH_ORIGINAL=$SHIELD_BENCH_ORIGINAL: no src/terok_shield/resources/$f at HEAD"
 		done
-		ORIG_FROM="terok-shield commit $(git --git-dir="$gd" rev-parse --short=12 HEAD) (from SHIELD_BENCH_ORIGINAL=$SHIELD_BENCH_ORIGINAL)"
+		ORIG_FROM="terok-shield commit $(git --git-dir="$gd" rev-parse --short=12 HEAD) (a checkout SHIELD_BENCH_ORIGINAL names)"
 	else
 		die "SHIELD_BENCH_ORIGINAL=$SHIELD_BENCH_ORIGINAL holds neither nft_hook.py and _oci_state.py nor a git checkout of terok-shield"
 	fi
