@@ -157,6 +157,34 @@ static void per_container(struct metrics_buf *b, struct row *rows, size_t n, con
 		metrics_sample_u64(b, name, rows[i].l, 2, get(&rows[i]));
 }
 
+static uint64_t kind_events(const struct shadow *s, enum shield_event_kind k)
+{
+	return shadow_count(s, k);
+}
+
+static uint64_t kind_open(const struct shadow *s, enum shield_event_kind k)
+{
+	return shadow_open_count(s, k);
+}
+
+/* One family with a sample per container and check kind (label "kind"). */
+static void per_check_kind(struct metrics_buf *b, struct row *rows, size_t n, const char *name,
+			   const char *type, const char *help,
+			   uint64_t (*get)(const struct shadow *, enum shield_event_kind))
+{
+	metrics_family(b, name, type, help);
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < SHIELD_EVENT_KIND_COUNT; k++) {
+			if (!shield_event_kind_is_check((enum shield_event_kind)k))
+				continue;
+			rows[i].l[2] = (struct metrics_label){
+				"kind", shield_event_kind_name((enum shield_event_kind)k)};
+			metrics_sample_u64(b, name, rows[i].l, 3,
+					   get(rows[i].c->shadow, (enum shield_event_kind)k));
+		}
+	}
+}
+
 int metrics_render(struct daemon *d, struct metrics_buf *b)
 {
 	const struct metrics_label version[] = {{"version", SHIELD_VERSION}};
@@ -217,34 +245,14 @@ int metrics_render(struct daemon *d, struct metrics_buf *b)
 	}
 	per_container(b, rows, n, "shield_rotations_total", "counter",
 		      "rotation events: a domain's answer changed.", v_rotations);
-	metrics_family(b, "shield_drift_events_total", "counter",
+	per_check_kind(b, rows, n, "shield_drift_events_total", "counter",
 		       "Events of each check kind (drift.*, ruleset.tampered, dnsmasq.down, "
-		       "log.gap) since the container was attached.");
-	for (size_t i = 0; i < n; i++) {
-		for (int k = 0; k < SHIELD_EVENT_KIND_COUNT; k++) {
-			if (!shield_event_kind_is_check((enum shield_event_kind)k))
-				continue;
-			rows[i].l[2] = (struct metrics_label){
-				"kind", shield_event_kind_name((enum shield_event_kind)k)};
-			metrics_sample_u64(
-				b, "shield_drift_events_total", rows[i].l, 3,
-				shadow_count(rows[i].c->shadow, (enum shield_event_kind)k));
-		}
-	}
-	metrics_family(b, "shield_drift_open", "gauge",
+		       "log.gap) since the container was attached.",
+		       kind_events);
+	per_check_kind(b, rows, n, "shield_drift_open", "gauge",
 		       "Unresolved items of each check kind now (shield drift exits 3 while one "
-		       "is open).");
-	for (size_t i = 0; i < n; i++) {
-		for (int k = 0; k < SHIELD_EVENT_KIND_COUNT; k++) {
-			if (!shield_event_kind_is_check((enum shield_event_kind)k))
-				continue;
-			rows[i].l[2] = (struct metrics_label){
-				"kind", shield_event_kind_name((enum shield_event_kind)k)};
-			metrics_sample_u64(
-				b, "shield_drift_open", rows[i].l, 3,
-				shadow_open_count(rows[i].c->shadow, (enum shield_event_kind)k));
-		}
-	}
+		       "is open).",
+		       kind_open);
 	per_container(b, rows, n, "shield_repairs_total", "counter",
 		      "Elements nftsetd put back into a set (drift.missing, "
 		      "drift.stale_answer).",
