@@ -140,24 +140,24 @@ static bool copy_name(struct span s, char *out, size_t size)
 		s.n--;
 	if (s.n == 0 || s.n >= size)
 		return false;
-	memcpy(out, s.p, s.n);
-	out[s.n] = '\0';
-	/* Eight bytes at a time: bytes 'A'-'Z' get 0x20 added, nothing else changes. */
+	/*
+	 * Copied and lower-cased eight bytes at a time, read from the line (not
+	 * read back from out, whose bytes a copy just wrote): bytes 'A'-'Z' get
+	 * 0x20 added, nothing else changes.
+	 */
 	for (; i + 8 <= s.n; i += 8) {
 		uint64_t w, low, upper;
 
-		memcpy(&w, out + i, 8);
+		memcpy(&w, s.p + i, 8);
 		low = w & 0x7f7f7f7f7f7f7f7fULL;
 		upper = (low + 0x3f3f3f3f3f3f3f3fULL) & ~(low + 0x2525252525252525ULL) & ~w &
 			0x8080808080808080ULL;
-		if (upper) {
-			w |= upper >> 2;
-			memcpy(out + i, &w, 8);
-		}
+		w |= upper >> 2;
+		memcpy(out + i, &w, 8);
 	}
 	for (; i < s.n; i++)
-		if (out[i] >= 'A' && out[i] <= 'Z')
-			out[i] = (char)(out[i] - 'A' + 'a');
+		out[i] = s.p[i] >= 'A' && s.p[i] <= 'Z' ? (char)(s.p[i] - 'A' + 'a') : s.p[i];
+	out[s.n] = '\0';
 	return true;
 }
 
