@@ -228,9 +228,10 @@ static int hex_digit(char c)
 /*
  * The common IPv6 forms: eight groups of 1-4 hex digits, or fewer with one
  * "::". Anything else (an embedded IPv4 address, a doubt) is left to
- * addr_parse_host (false here, nothing written).
+ * addr_parse_host (false here, nothing written). Not inlined: its array
+ * would give parse_host, which reads every line's client, a stack canary.
  */
-static bool parse_v6_fast(struct span s, struct addr_prefix *out)
+static _noinline_ bool parse_v6_fast(struct span s, struct addr_prefix *out)
 {
 	uint16_t g[8];
 	int n = 0, gap = -1;
