@@ -78,7 +78,12 @@ int htab_insert(struct htab *t, struct hnode *node, uint64_t hash)
 {
 	size_t j;
 
-	if (t->n + 1 > t->nb) {
+	/*
+	 * At most one entry per two buckets: a hit walks about 1.2 entries
+	 * instead of 1.4, and in a table larger than the caches each entry
+	 * walked is a cache miss (the buckets, 8 bytes each, cost less).
+	 */
+	if (2 * (t->n + 1) > t->nb) {
 		int r = grow(t);
 
 		if (r < 0)

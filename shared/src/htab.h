@@ -36,7 +36,7 @@ uint64_t htab_hash_fast(const void *data, size_t len);
 /* Free the buckets (not the entries) and zero the table. */
 void htab_free(struct htab *t);
 
-/* Insert node with hash; grows the table (load <= 1). 0 or -ENOMEM (node not inserted). */
+/* Insert node with hash; grows the table (load <= 1/2). 0 or -ENOMEM (node not inserted). */
 int htab_insert(struct htab *t, struct hnode *node, uint64_t hash);
 
 /* Remove node (which must be in t). */
