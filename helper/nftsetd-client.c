@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "shield/fdio.h"
-#include "shield/grow.h"
 #include "nftsetd-client.h"
 #include "shield/registry.h"
 
@@ -206,13 +205,18 @@ static int read_answer(struct line_reader *r, json_t **out, struct shield_error 
 }
 
 /*
- * The report answer: one line of up to NFTSETD_REPORT_MAX bytes, read into
- * a buffer that doubles from 64 KiB as it fills (a report grows with the
- * number of containers, far past the event lines' cap). The line without
- * its newline in *out (the caller frees it), its length in *len.
+ * An answer larger than one event line: the report (one line, one_line) or
+ * the metrics text (many lines, ending where nftsetd closes the
+ * connection). Read into a buffer that doubles from NFTSETD_LINE_MAX up to
+ * NFTSETD_REPORT_MAX bytes (a report grows with the number of containers,
+ * far past the event lines' cap). *out is NUL-terminated (the caller frees
+ * it), *len its length: the report without its newline, the metrics text
+ * whole. what names the answer in errors ("report", "metrics").
  */
-static int read_report_line(int fd, char **out, size_t *len, struct shield_error *err)
+static int recv_answer_text(int fd, bool one_line, const char *what, char **out, size_t *len,
+			    struct shield_error *err)
 {
+	const size_t cap_max = NFTSETD_REPORT_MAX + 2; /* the text, its newline, the NUL */
 	_cleanup_free_ char *buf = NULL;
 	size_t have = 0, cap = 0;
 
@@ -220,46 +224,52 @@ static int read_report_line(int fd, char **out, size_t *len, struct shield_error
 		char *nl;
 		ssize_t n;
 
-		if (have == cap) {
+		if (have + 1 >= cap) { /* room for a byte and the NUL */
 			size_t grown = cap ? cap * 2 : NFTSETD_LINE_MAX;
 			char *g;
 
-			if (cap == NFTSETD_REPORT_MAX + 1)
+			if (cap == cap_max)
 				return shield_error_set(
-					err, -EMSGSIZE,
-					"nftsetd's report is larger than %d MiB; ask "
-					"for one container (NAME or --state-dir)",
-					NFTSETD_REPORT_MAX / (1024 * 1024));
-			if (grown > NFTSETD_REPORT_MAX + 1)
-				grown = NFTSETD_REPORT_MAX + 1;
+					err, -EMSGSIZE, "nftsetd's %s %s larger than %d MiB%s",
+					what, one_line ? "is" : "are",
+					NFTSETD_REPORT_MAX / (1024 * 1024),
+					one_line ? "; ask for one container (NAME or --state-dir)"
+						 : "");
+			if (grown > cap_max)
+				grown = cap_max;
 			g = realloc(buf, grown);
 			if (!g)
 				return shield_error_set(err, -ENOMEM,
-							"out of memory reading nftsetd's report");
+							"out of memory reading nftsetd's %s", what);
 			buf = g;
 			cap = grown;
 		}
-		n = recv(fd, buf + have, cap - have, 0);
+		n = recv(fd, buf + have, cap - have - 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return shield_error_set(err, negative_errno(), "reading from nftsetd: %s",
 						shield_strerror(errno));
-		if (n == 0)
+		if (n == 0 && (one_line || have == 0))
 			return shield_error_set(
 				err, -ECONNRESET,
 				have ? "nftsetd closed the connection in the middle "
 				       "of its answer"
 				     : "nftsetd closed the connection without an "
 				       "answer");
-		nl = memchr(buf + have, '\n', (size_t)n);
-		have += (size_t)n;
+		if (n == 0)
+			break;
+		nl = one_line ? memchr(buf + have, '\n', (size_t)n) : NULL;
 		if (nl) {
-			*len = (size_t)(nl - buf);
-			*out = TAKE_PTR(buf);
-			return 0;
+			have = (size_t)(nl - buf);
+			break;
 		}
+		have += (size_t)n;
 	}
+	buf[have] = '\0';
+	*len = have;
+	*out = TAKE_PTR(buf);
+	return 0;
 }
 
 int nftsetd_report(const char *path, const char *container, json_t **out, struct shield_error *err)
@@ -276,7 +286,7 @@ int nftsetd_report(const char *path, const char *container, json_t **out, struct
 	n = nftsetd_send_request(fd, "report", container, err);
 	if (n < 0)
 		return n;
-	n = read_report_line(fd, &line, &len, err);
+	n = recv_answer_text(fd, true, "report", &line, &len, err);
 	if (n < 0)
 		return n;
 	n = parse_answer(line, len, &report, err);
@@ -294,7 +304,7 @@ int nftsetd_metrics(const char *path, char **out, size_t *len, struct shield_err
 {
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_close_ int fd = -1;
-	size_t have = 0, cap = 0;
+	size_t have = 0;
 	int r;
 
 	fd = nftsetd_connect(path, err);
@@ -303,37 +313,9 @@ int nftsetd_metrics(const char *path, char **out, size_t *len, struct shield_err
 	r = nftsetd_send_request(fd, "metrics", NULL, err);
 	if (r < 0)
 		return r;
-	/* The text is many lines: it ends where nftsetd closes the connection. */
-	for (;;) {
-		ssize_t n;
-
-		if (have + 1 >= cap) {
-			char *g;
-
-			if (cap >= NFTSETD_REPORT_MAX + 1)
-				return shield_error_set(err, -EMSGSIZE,
-							"nftsetd's metrics are larger than %d MiB",
-							NFTSETD_REPORT_MAX / (1024 * 1024));
-			g = shield_grow(buf, &cap, have + 2, 1, NFTSETD_LINE_MAX);
-			if (!g)
-				return shield_error_set(err, -ENOMEM,
-							"out of memory reading nftsetd's metrics");
-			buf = g;
-		}
-		n = recv(fd, buf + have, cap - have - 1, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return shield_error_set(err, negative_errno(), "reading from nftsetd: %s",
-						shield_strerror(errno));
-		if (n == 0)
-			break;
-		have += (size_t)n;
-	}
-	if (have == 0)
-		return shield_error_set(err, -ECONNRESET,
-					"nftsetd closed the connection without an answer");
-	buf[have] = '\0';
+	r = recv_answer_text(fd, false, "metrics", &buf, &have, err);
+	if (r < 0)
+		return r;
 	if (buf[0] == '{') {
 		json_t *o = NULL;
 
