@@ -15,19 +15,9 @@ SHIELD_HOOK_BIN=${SHIELD_HOOK_BIN:-$SRC/build/dev/helper/shield-hook}
 NFTSETD_BIN=${NFTSETD_BIN:-$SRC/build/dev/nftsetd/nftsetd}
 MAN=$SRC/man
 
-failed=0
-problem() {
-	printf 'check-man: %s\n' "$*" >&2
-	failed=1
-}
-missing() {
-	if [[ ${SHIELD_REQUIRE_ALL_TESTS:-0} == 1 ]]; then
-		printf 'check-man: %s (SHIELD_REQUIRE_ALL_TESTS=1: a skip is a failure)\n' "$*" >&2
-		exit 1
-	fi
-	printf 'check-man: SKIP: %s\n' "$*" >&2
-	exit 77
-}
+LINT_NAME=check-man
+# shellcheck source=tests/lint/lib-lint.sh
+source "$SRC/tests/lint/lib-lint.sh"
 
 command -v mandoc >/dev/null || missing "needs mandoc (apt-get install mandoc)"
 command -v man >/dev/null || missing "needs man (apt-get install man-db groff-base)"

@@ -25,19 +25,9 @@ NFTSETD_BIN=${NFTSETD_BIN:-$SRC/build/dev/nftsetd/nftsetd}
 readonly UNIT_EXPOSURE_MAX=${UNIT_EXPOSURE_MAX:-3.0}
 readonly CAPS_WANTED="CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_PTRACE"
 
-failed=0
-problem() {
-	printf 'check-units: %s\n' "$*" >&2
-	failed=1
-}
-missing() {
-	if [[ ${SHIELD_REQUIRE_ALL_TESTS:-0} == 1 ]]; then
-		printf 'check-units: %s (SHIELD_REQUIRE_ALL_TESTS=1: a skip is a failure)\n' "$*" >&2
-		exit 1
-	fi
-	printf 'check-units: SKIP: %s\n' "$*" >&2
-	exit 77
-}
+LINT_NAME=check-units
+# shellcheck source=tests/lint/lib-lint.sh
+source "$SRC/tests/lint/lib-lint.sh"
 command -v systemd-analyze >/dev/null || missing "needs systemd-analyze (apt-get install systemd)"
 command -v man >/dev/null || missing "needs man (apt-get install man-db)"
 [[ -x $NFTSETD_BIN ]] || missing "nftsetd not built at $NFTSETD_BIN"
