@@ -27,16 +27,10 @@
 #include "shield/nft-netlink.h"
 #include "shield/shadow.h"
 
+/* Element i: 198.18.0.0 + 13 i, never two adjacent (no merged ranges). */
 static struct addr_prefix elem_addr(size_t i)
 {
-	uint32_t v = (198u << 24 | 18u << 16) + (uint32_t)(13 * i);
-	struct addr_prefix p = {.family = AF_INET, .plen = 32};
-
-	p.addr[0] = (uint8_t)(v >> 24);
-	p.addr[1] = (uint8_t)(v >> 16);
-	p.addr[2] = (uint8_t)(v >> 8);
-	p.addr[3] = (uint8_t)v;
-	return p;
+	return bench_addr_v4((uint32_t)(13 * i));
 }
 
 static struct shadow_now clock_now(void)

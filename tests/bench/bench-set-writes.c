@@ -44,29 +44,16 @@ static size_t n_addrs;
 static struct addr_prefix *addrs;
 static struct nft_ruleset rs;
 
-/* 198.18.0.0 + off. */
-static struct addr_prefix addr_at(uint32_t off)
-{
-	uint32_t v = (198u << 24 | 18u << 16) + off;
-	struct addr_prefix p = {.family = AF_INET, .plen = 32};
-
-	p.addr[0] = (uint8_t)(v >> 24);
-	p.addr[1] = (uint8_t)(v >> 16);
-	p.addr[2] = (uint8_t)(v >> 8);
-	p.addr[3] = (uint8_t)v;
-	return p;
-}
-
 /* Address i of the bulk: 198.18.0.0 + 13 i, never two adjacent (no merged ranges). */
 static struct addr_prefix bulk_addr(size_t i)
 {
-	return addr_at((uint32_t)(13 * i));
+	return bench_addr_v4((uint32_t)(13 * i));
 }
 
 /* Single address i: 198.18.0.0 + 13 i + 6, between the bulk's. */
 static struct addr_prefix single_addr(size_t i)
 {
-	return addr_at((uint32_t)(13 * i + 6));
+	return bench_addr_v4((uint32_t)(13 * i + 6));
 }
 
 static struct nft_sock *sock_open(void)

@@ -20,7 +20,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shield/addr.h"
 #include "shield/macro.h"
+
+/* The host address 198.18.0.0 + off (the benchmarks' "public" test range). */
+static inline struct addr_prefix bench_addr_v4(uint32_t off)
+{
+	uint32_t v = (198u << 24 | 18u << 16) + off;
+	struct addr_prefix p = {.family = AF_INET, .plen = 32};
+
+	p.addr[0] = (uint8_t)(v >> 24);
+	p.addr[1] = (uint8_t)(v >> 16);
+	p.addr[2] = (uint8_t)(v >> 8);
+	p.addr[3] = (uint8_t)v;
+	return p;
+}
 
 static inline uint64_t bench_now_ns(void)
 {
