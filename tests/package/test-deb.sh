@@ -298,6 +298,17 @@ say "    ($(elapsed) so far)"
 
 # ------------------------------------------------------------ nftsetd from its unit
 
+# drift_is RUNNER NAME RC FILTER: `RUNNER drift --json NAME` (RUNNER: a
+# function running the installed shield) exits RC and its report passes the
+# jq FILTER (with $n = NAME); says what it got otherwise.
+drift_is() {
+	local runner=$1 name=$2 rc=$3 filter=$4
+	run_capture "$runner" drift --json "$name"
+	[[ $RC == "$rc" ]] && jq -e --arg n "$name" "$filter" <<<"$OUT" >/dev/null && return 0
+	say "    shield drift --json $name: exit $RC (wanted $rc): $(head -c 2000 <<<"$OUT") $ERR"
+	return 1
+}
+
 # unit_get KEY: the value of the last KEY= in the [Service] section of the
 # installed system unit (what systemd would use; no drop-ins here).
 unit_get() {
@@ -375,14 +386,8 @@ unit_nftsetd_checks() {
 		return 1
 	}
 	check "it runs with the unit's capability bounding set only, and no new privileges" runs_confined
-	drift_through_nftsetd() {
-		run_capture op drift --json "$N"
-		[[ $RC == "$1" ]] && jq -e --arg n "$N" "$2" <<<"$OUT" >/dev/null && return 0
-		say "    shield drift --json $N: exit $RC (wanted $1): $(head -c 2000 <<<"$OUT") $ERR"
-		return 1
-	}
 	check "shield drift reports the container through nftsetd: clean (exit 0)" wait_for 30 \
-		drift_through_nftsetd 0 '.source == "nftsetd" and ([.containers[].name] == [$n]) and .containers[0].clean'
+		drift_is op "$N" 0 '.source == "nftsetd" and ([.containers[].name] == [$n]) and .containers[0].clean'
 	start_bg env -i PATH="$CLEAN_PATH" HOME=/root SHIELD_PODMAN="$(podman_root_wrapper)" \
 		"$SHIELD_BIN" watch --json "$N" >"$TMP/watch.jsonl" 2>"$TMP/watch.err"
 	local watch_pid=$LAST_PID
@@ -392,7 +397,7 @@ unit_nftsetd_checks() {
 	local ns ips=(198.18.9.9)
 	ns=$(ctr_netns "$N") && nsenter --net="$ns" nft add element inet terok_shield allow_v4 '{ 198.18.9.9 }'
 	check "shield drift then exits 3 with the element nft added (drift.unexplained open)" wait_for 30 \
-		drift_through_nftsetd 3 '.source == "nftsetd" and (.containers[0].checks[] | select(.kind == "drift.unexplained") |
+		drift_is op "$N" 3 '.source == "nftsetd" and (.containers[0].checks[] | select(.kind == "drift.unexplained") |
 			.state == "open" and any(.open[]; .ip == "198.18.9.9"))'
 	watch_saw() {
 		jq -e -s --arg ip "$1" 'any(.[]; .kind == "drift.unexplained" and .ip == $ip)' "$TMP/watch.jsonl" >/dev/null 2>&1
@@ -590,18 +595,12 @@ real_systemd_checks() {
 		sd_exec env -i PATH="$CLEAN_PATH" HOME=/root SHIELD_PODMAN="$(podman_root_wrapper)" \
 			"$SHIELD_BIN" --config-dir "$CONFIG_DIR" "$@"
 	}
-	drift_real() {
-		run_capture shield_in drift --json "$N2"
-		[[ $RC == "$1" ]] && jq -e --arg n "$N2" "$2" <<<"$OUT" >/dev/null && return 0
-		say "    shield drift --json $N2: exit $RC (wanted $1): $(head -c 2000 <<<"$OUT") $ERR"
-		return 1
-	}
 	check "shield drift reports it through the systemd-started nftsetd: clean" wait_for 60 \
-		drift_real 0 '.source == "nftsetd" and ([.containers[].name] | index($n)) != null and
+		drift_is shield_in "$N2" 0 '.source == "nftsetd" and ([.containers[].name] | index($n)) != null and
 			(.containers[] | select(.name == $n) | .clean)'
 	nsenter --net="$ns2" nft add element inet terok_shield allow_v4 '{ 198.18.9.9 }' || true
 	check "an element added with nft: shield drift exits 3, drift.unexplained open" wait_for 30 \
-		drift_real 3 '.source == "nftsetd" and (.containers[] | select(.name == $n) | .checks[] |
+		drift_is shield_in "$N2" 3 '.source == "nftsetd" and (.containers[] | select(.name == $n) | .checks[] |
 			select(.kind == "drift.unexplained") | .state == "open" and any(.open[]; .ip == "198.18.9.9"))'
 	journal_has_drift() {
 		local j
